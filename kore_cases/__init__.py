@@ -1,0 +1,87 @@
+"""kore-cases: an async Python SDK for the Kore.ai Case Management Get Cases API.
+
+Stream every case matching a filter, as fast as the server allows, in bounded memory::
+
+    from kore_cases import CasesClient, CaseFilter, JwtAuth
+
+    async with CasesClient(
+        host="https://platform.kore.ai",
+        stream_id="st-…",
+        account_id="…",
+        auth=JwtAuth(client_id="cs-…", client_secret="…"),
+    ) as client:
+        async for case in client.iter_cases(CaseFilter(priority=["high"], unresolved=True)):
+            print(case.id, case.ref_id, case.created_at)
+
+Everything public is importable from here; the modules whose names start with ``_``
+are private and may change without notice.
+"""
+
+from ._client import CasesClient
+from ._pagination import CaseIterator, PageIterator
+from ._ratelimit import RateLimit
+from ._stats import PullStats
+from ._version import __version__
+from .auth import Auth, JwtAuth, StaticToken
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    KoreCasesError,
+    NotFoundError,
+    PaginationError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseTooLargeError,
+    ResponseValidationError,
+    ServerError,
+)
+from .filters import CaseFilter
+from .models import (
+    Case,
+    CaseField,
+    CasesPage,
+    FieldMetaData,
+    Priority,
+    Status,
+    UserInfo,
+    UserRef,
+)
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "Auth",
+    "AuthenticationError",
+    "BadRequestError",
+    "Case",
+    "CaseField",
+    "CaseFilter",
+    "CaseIterator",
+    "CasesClient",
+    "CasesPage",
+    "FieldMetaData",
+    "JwtAuth",
+    "KoreCasesError",
+    "NotFoundError",
+    "PageIterator",
+    "PaginationError",
+    "PermissionDeniedError",
+    "Priority",
+    "PullStats",
+    "RateLimit",
+    "RateLimitError",
+    "ResponseTooLargeError",
+    "ResponseValidationError",
+    "ServerError",
+    "StaticToken",
+    "Status",
+    "UserInfo",
+    "UserRef",
+    "__version__",
+]

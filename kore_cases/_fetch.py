@@ -1,0 +1,302 @@
+"""Getting one page: build the request, send it through the throttle, retry, map errors.
+
+Each attempt takes a turn from the client's :class:`~kore_cases._throttle.Throttle`
+(concurrency, 429 pauses, rate windows), mints the ``auth`` header, and sends the
+body. Retryable failures (408, 429, 5xx, transport errors, a 200 whose body is not
+JSON) are retried with :class:`~kore_cases._retry.RetryPolicy` backoff; anything else
+becomes a typed error at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import anyio
+import msgspec
+
+from ._retry import RetryPolicy, is_retryable_status, parse_retry_after
+from ._stats import PullStats
+from ._throttle import Throttle
+from ._transport import Response, Transport, TransportError
+from .auth import Auth
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    NotFoundError,
+    PaginationError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseTooLargeError,
+    ResponseValidationError,
+    ServerError,
+)
+from .models import CasesPage
+
+__all__ = ["PageFetcher", "Unreadable", "decode_page", "looks_like_json"]
+
+logger = logging.getLogger("kore_cases")
+
+T = TypeVar("T")
+Paging = Literal["page", "skip"]
+
+_HINTS: Mapping[int, str] = {
+    400: "check the filter values and the account id",
+    401: "check the client id and secret (JwtAuth) or the token (StaticToken)",
+    403: "check that the app has the 'Case Management Configuration' API scope",
+    404: "check the host and the stream id",
+}
+_STATUS_ERRORS: Mapping[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+}
+_JSON_PATH = re.compile(r"at `(\$[^`]*)`")
+_MAX_SERVER_MESSAGE = 300
+
+
+class Unreadable(Exception):
+    """A 200 whose body is not usable JSON: worth another attempt, like a transport error."""
+
+
+def looks_like_json(body: bytes) -> bool:
+    """Cheap check that a body can be a JSON object (a proxy's HTML page cannot)."""
+    stripped = body.strip()
+    return stripped[:1] == b"{" and stripped[-1:] == b"}"
+
+
+def decode_page(
+    body: bytes, decoder: msgspec.json.Decoder[CasesPage[Any]], *, page: int, path: str
+) -> CasesPage[Any]:
+    """Decode a page, or raise a typed error that names the page and the JSON path.
+
+    Malformed JSON raises :class:`Unreadable` (retryable); well-formed JSON of the wrong
+    shape raises :class:`ResponseValidationError`; a page number other than the one
+    asked raises :class:`PaginationError`.
+    """
+    try:
+        result = decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        match = _JSON_PATH.search(str(exc))
+        raise ResponseValidationError(
+            f"page {page}: the response does not have the Get Cases shape: {exc}",
+            json_path=match.group(1) if match else None,
+            path=path,
+            page=page,
+        ) from None
+    except msgspec.DecodeError as exc:
+        raise Unreadable(f"malformed JSON: {exc}") from None
+    if result.page != page:
+        raise PaginationError(
+            f"asked for page {page} but the server answered page {result.page}: it does "
+            "not honour this paging style; try CasesClient(..., paging='skip') (skip/limit, "
+            "as getTasks pages) or paging='page'",
+            page=page,
+        )
+    return result
+
+
+class PageFetcher:
+    """Fetches pages for one client; shared by ``get_page``, ``count`` and the iterators."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        throttle: Throttle,
+        auth: Auth,
+        url: str,
+        path: str,
+        paging: Paging,
+        policy: RetryPolicy,
+    ) -> None:
+        self._transport = transport
+        self._throttle = throttle
+        self._auth = auth
+        self._url = url
+        self.path = path
+        self._paging = paging
+        self.policy = policy
+
+    def request_body(self, filter_body: Mapping[str, Any], page: int, limit: int) -> bytes:
+        """Return the JSON body asking for ``page`` of ``limit`` cases."""
+        if self._paging == "skip":
+            paging: dict[str, int] = {"skip": (page - 1) * limit, "limit": limit}
+        else:
+            paging = {"page": page, "limit": limit}
+        return msgspec.json.encode({**filter_body, **paging})
+
+    async def fetch(
+        self,
+        body: bytes,
+        *,
+        page: int,
+        stats: PullStats,
+        parse: Callable[[bytes], T],
+        attempts_used: int = 0,
+    ) -> T:
+        """Send ``body`` until ``parse`` accepts the answer or the retries run out.
+
+        ``parse`` turns a 200 body into the result, raising :class:`Unreadable` when the
+        body deserves another attempt. ``attempts_used`` counts attempts already spent
+        on this page elsewhere, so that a page is never tried more than
+        ``1 + max_retries`` times in all.
+        """
+        attempts = 1 + self.policy.max_retries
+        attempt = attempts_used
+        while True:
+            attempt += 1
+            if attempt > 1:
+                stats.retries += 1
+            outcome = await self._attempt(body, page, attempt, stats)
+            if isinstance(outcome, Response):
+                try:
+                    return parse(outcome.body)
+                except Unreadable as exc:
+                    outcome = _Failure(
+                        self._connection_error(page, f"a body that is not JSON ({exc})")
+                    )
+            if not outcome.retryable:
+                raise outcome.error
+            if attempt >= attempts:
+                outcome.error.message += f" (gave up after {attempt} attempts)"
+                logger.warning("page %d failed after %d attempts: %s", page, attempt, outcome.error)
+                raise outcome.error
+            delay = self.policy.delay(attempt, outcome.retry_after)
+            logger.debug("page %d attempt %d: retrying in %.2f s", page, attempt, delay)
+            await anyio.sleep(delay)
+
+    async def _attempt(
+        self, body: bytes, page: int, attempt: int, stats: PullStats
+    ) -> Response | _Failure:
+        """Make one attempt: the 200 response, or what went wrong and whether to retry."""
+        waited = await self._throttle.acquire()
+        if waited > 0:
+            stats.rate_limit_waits += 1
+            stats.throttled_seconds += waited
+        started = time.monotonic()
+        token = self._auth.token()
+        try:
+            stats.requests += 1
+            response = await self._transport.post(self._url, body, {"auth": token})
+        except TransportError as exc:
+            logger.debug(
+                "page %d attempt %d: %s after %.3f s",
+                page,
+                attempt,
+                exc,
+                time.monotonic() - started,
+            )
+            kind = APITimeoutError if exc.timeout else APIConnectionError
+            return _Failure(kind(f"page {page}: {exc}", path=self.path, page=page))
+        except ResponseTooLargeError as exc:
+            exc.page, exc.path = page, self.path
+            raise
+        finally:
+            self._throttle.release()
+        logger.debug(
+            "page %d attempt %d: HTTP %d in %.3f s",
+            page,
+            attempt,
+            response.status,
+            time.monotonic() - started,
+        )
+        if response.status == 200:
+            if looks_like_json(response.body):
+                self._throttle.on_success()
+                return response
+            # A 200 that cannot be JSON is a proxy's page or a cut body: retry it.
+            snippet = _shorten(response.body.decode("utf-8", "replace"), 80)
+            return _Failure(self._connection_error(page, f"a body that is not JSON: {snippet!r}"))
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        error = _status_error(response, page=page, path=self.path, retry_after=retry_after)
+        _redact(error, token)
+        retryable = is_retryable_status(response.status)
+        if response.status == 429:
+            stats.rate_limited += 1
+            self._throttle.on_rate_limited(retry_after)
+            if retry_after is not None and retry_after > self.policy.max_retry_after:
+                error.message += (
+                    f"; Retry-After {retry_after:g} s is beyond max_retry_after="
+                    f"{self.policy.max_retry_after:g} s, so it was not waited for"
+                )
+                retryable = False
+        return _Failure(error, retry_after, retryable)
+
+    def _connection_error(self, page: int, what: str) -> APIConnectionError:
+        return APIConnectionError(
+            f"page {page}: the server answered 200 with {what}", path=self.path, page=page
+        )
+
+
+@dataclass
+class _Failure:
+    """An attempt that did not give a usable page."""
+
+    error: APIError
+    retry_after: float | None = None
+    retryable: bool = True
+
+
+def _redact(error: APIStatusError, token: str) -> None:
+    """Remove the token from what the server said, should a server ever echo it."""
+    if token and error.server_message and token in error.server_message:
+        error.server_message = error.server_message.replace(token, "***")
+        error.message = error.message.replace(token, "***")
+        error.args = (error.message,)
+
+
+def _status_error(
+    response: Response, *, page: int, path: str, retry_after: float | None
+) -> APIStatusError:
+    status = response.status
+    server_message = _server_message(response.body)
+    text = f"HTTP {status} from POST {path} (page {page})"
+    if server_message:
+        text += f": {server_message}"
+    hint = _HINTS.get(status)
+    if hint:
+        text += f"; {hint}"
+    if 300 <= status < 400:
+        location = response.headers.get("Location", "?")
+        text += f"; redirected to {_shorten(location, 120)}, not followed: check the host"
+    if status == 429:
+        return RateLimitError(
+            text, server_message=server_message, path=path, page=page, retry_after=retry_after
+        )
+    kind = _STATUS_ERRORS.get(status, ServerError if status >= 500 else APIStatusError)
+    return kind(text, status_code=status, server_message=server_message, path=path, page=page)
+
+
+def _server_message(body: bytes) -> str | None:
+    """The server's own words: Kore's ``{"errors": [{"msg": ...}]}`` or the text, shortened."""
+    if not body:
+        return None
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return _shorten(body.decode("utf-8", "replace"), _MAX_SERVER_MESSAGE) or None
+    if isinstance(data, dict):
+        errors = data.get("errors")
+        if isinstance(errors, list):
+            msgs = [str(e["msg"]) for e in errors if isinstance(e, dict) and "msg" in e]
+            if msgs:
+                return _shorten("; ".join(msgs), _MAX_SERVER_MESSAGE)
+        for key in ("message", "msg", "error"):
+            if isinstance(data.get(key), str):
+                return _shorten(data[key], _MAX_SERVER_MESSAGE)
+    return _shorten(body.decode("utf-8", "replace"), _MAX_SERVER_MESSAGE)
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

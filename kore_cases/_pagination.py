@@ -1,0 +1,521 @@
+"""Concurrent auto-pagination: the page scheduler behind ``iter_pages`` and ``iter_cases``.
+
+How a pull runs:
+
+1. The first page (``start_page``) is fetched alone: its ``limit``, ``totalPages`` and
+   ``totalResults`` are the truth for what follows (a server may clamp ``limit``).
+2. The next pages are fetched by tasks this iterator owns, at most ``window`` of them
+   beyond what the consumer has taken. Each task keeps its page as *bytes*: bytes are
+   several times smaller than the objects they decode to, and decoding on arrival would
+   make the reorder buffer cost garbage-collector time. A page is decoded when the
+   consumer reaches it. A slow consumer therefore pauses fetching: memory is bounded
+   by the window, never by the size of the result.
+3. Pages are handed out in page order (``ordered=True``) or as they arrive.
+
+The iterators are classes, not async generators, and never ``yield`` inside a task group
+or cancel scope. Leaving early (``break``, ``aclose()``, leaving ``async with``, an
+exception, cancellation, closing the client) cancels the fetches still running.
+
+Data may change during a pull. Every page reports ``totalResults``; when a page reports
+another total than the pages before it, cases may have slid across the boundary between
+them, so the pages the shift could span are read again, all in one snapshot, before the
+pull moves on. With ``dedupe=True`` a case id already yielded is dropped, so the re-read
+costs no duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from ._fetch import PageFetcher, Unreadable, decode_page, looks_like_json
+from ._stats import PullStats
+from .errors import KoreCasesError, PaginationError
+from .models import Case, CasesPage, page_decoder
+
+__all__ = ["CaseIterator", "PageIterator", "TaskOwner"]
+
+logger = logging.getLogger("kore_cases")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# How often a re-read is repeated when its pages still disagree about the total.
+_MAX_REREAD_ROUNDS = 5
+
+
+class TaskOwner:
+    """Keeps the fetch tasks of one client so that closing the client can cancel them."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, R]) -> asyncio.Task[R]:
+        """Start ``coro`` as a task owned by the client."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        # Retrieve the outcome so that a failed fetch nobody waits for any more (the
+        # pull was abandoned) is not reported as "exception was never retrieved".
+        if not task.cancelled():
+            task.exception()
+
+    async def cancel_all(self) -> None:
+        """Cancel every task and wait until they have finished."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@dataclass
+class _Fetched:
+    page: int
+    body: bytes
+    attempts: int
+
+
+async def _fetch(fetcher: PageFetcher, body: bytes, page: int, stats: PullStats) -> _Fetched:
+    """Fetch one page and keep it as bytes; only a cheap JSON check is made now."""
+    attempts = 0
+
+    def check(data: bytes) -> bytes:
+        nonlocal attempts
+        attempts += 1
+        if not looks_like_json(data):
+            raise Unreadable("not JSON")
+        return data
+
+    data = await fetcher.fetch(body, page=page, stats=stats, parse=check)
+    return _Fetched(page, data, attempts)
+
+
+def _id_getter(model: Any) -> Callable[[Any], Any]:
+    """How to read a case's id from a decoded ``model`` instance, for ``dedupe``."""
+    if model is dict:
+        return lambda case: case.get("_id")
+    if (
+        isinstance(model, type)
+        and issubclass(model, msgspec.Struct)
+        and "id" in model.__struct_fields__
+    ):
+        return lambda case: case.id
+    raise ValueError(
+        f"dedupe=True needs the model to expose the case id, and {model!r} does not: add "
+        "`id: str = msgspec.field(name='_id')` to it, or pass dedupe=False"
+    )
+
+
+def check_pull_arguments(
+    model: Any, start_page: object, max_items: object = None, ordered: object = True
+) -> None:
+    """Refuse bad ``iter_*`` arguments before any request is sent."""
+    if isinstance(start_page, bool) or not isinstance(start_page, int) or start_page < 1:
+        raise ValueError(f"start_page must be a whole number >= 1, not {start_page!r}")
+    if max_items is not None and (
+        isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1
+    ):
+        raise ValueError(f"max_items must be None or a whole number >= 1, not {max_items!r}")
+    if not isinstance(ordered, bool):
+        raise TypeError(f"ordered must be True or False, not {ordered!r}")
+    try:
+        page_decoder(model)
+    except TypeError as exc:
+        raise TypeError(
+            f"model must be a type msgspec can decode into (a msgspec.Struct, dict, "
+            f"msgspec.Raw...), not {model!r}: {exc}"
+        ) from None
+
+
+class PageIterator(Generic[T]):
+    """Async iterator over the pages of a pull; see :meth:`CasesClient.iter_pages`.
+
+    Use it as ``async for page in it`` or ``async with it: async for page in it``;
+    :meth:`aclose` stops it early. :attr:`stats` counts what it did and
+    :attr:`resume_page` is where a new pull would continue.
+    """
+
+    def __init__(
+        self,
+        fetcher: PageFetcher,
+        owner: TaskOwner,
+        filter_body: Mapping[str, Any],
+        *,
+        model: Any = Case,
+        page_size: int,
+        window: int,
+        start_page: int = 1,
+        ordered: bool = True,
+        dedupe: bool = True,
+        max_items: int | None = None,
+    ) -> None:
+        check_pull_arguments(model, start_page, max_items, ordered)
+        self._ids: set[int] | None = None
+        self._case_id: Callable[[Any], Any] | None = None
+        if dedupe:
+            self._case_id = _id_getter(model)
+            self._ids = set()
+        self._fetcher = fetcher
+        self._owner = owner
+        self._filter_body = dict(filter_body)
+        self._decoder = page_decoder(model)
+        self._page_size = page_size
+        self._window = window
+        self._ordered = ordered
+        self._start_page = start_page
+        self._max_items = max_items
+        self.stats = PullStats()
+        self.resume_page: int = start_page
+        # The server's answers so far.
+        self._limit: int | None = None
+        self._last_page = start_page  # the highest page known to exist
+        self._more_beyond_last = False  # the last page was full and hasMore still true
+        # Fetches in progress, by page number, and the highest page ever scheduled.
+        self._tasks: dict[int, asyncio.Task[_Fetched]] = {}
+        self._side_tasks: set[asyncio.Task[_Fetched]] = set()  # re-reads
+        self._scheduled = start_page - 1
+        # Decoded pages waiting to be handed out, in order.
+        self._ready: deque[CasesPage[T]] = deque()
+        # Continuity check: pages up to _checked were compared with their predecessor;
+        # _checked_total is the total they agreed on. Unordered mode parks the totals of
+        # pages that arrived ahead of the watermark in _arrived_totals.
+        self._checked = start_page - 1
+        self._checked_total: int | None = None
+        self._arrived_totals: dict[int, int] = {}
+        self._first_total: int | None = None
+        self._yielded_items = 0
+        self._closed = False
+        self._exhausted = False
+
+    # -- iteration protocol -------------------------------------------------------
+
+    def __aiter__(self) -> PageIterator[T]:
+        return self
+
+    async def __aenter__(self) -> PageIterator[T]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def __anext__(self) -> CasesPage[T]:
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            page = await self._next_page()
+        except StopAsyncIteration:
+            self._abandon()  # nothing is left to fetch; this only ends the clock
+            raise
+        except KoreCasesError as exc:
+            exc.resume_page = self.resume_page
+            self._abandon()
+            raise
+        except BaseException:
+            self._abandon()
+            raise
+        self.stats.pages += 1
+        self.stats.cases += len(page.results)
+        return page
+
+    async def aclose(self) -> None:
+        """Stop the pull: cancel the fetches still running and wait for them to end."""
+        tasks = [*self._tasks.values(), *self._side_tasks]
+        self._abandon()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def __del__(self) -> None:
+        # `break` out of a plain `async for` drops the iterator without aclose();
+        # cancel its fetches so they neither run on nor hold connections.
+        for task in [*getattr(self, "_tasks", {}).values(), *getattr(self, "_side_tasks", ())]:
+            task.cancel()
+
+    # -- scheduling ---------------------------------------------------------------
+
+    async def _next_page(self) -> CasesPage[T]:
+        while not self._ready:
+            if self._exhausted or self._max_items_reached():
+                raise StopAsyncIteration
+            await self._advance()
+        page = self._ready.popleft()
+        self._yielded_items += len(page.results)
+        # Fetch ahead while the consumer works through this page.
+        self._fill_window()
+        # Every page before the lowest one not yet handed out has been handed out whole.
+        self.resume_page = min((p.page for p in self._ready), default=self._checked + 1)
+        self.resume_page = min(self.resume_page, self._checked + 1)
+        return page
+
+    def _max_items_reached(self) -> bool:
+        return self._max_items is not None and self._yielded_items >= self._max_items
+
+    async def _advance(self) -> None:
+        """Bring at least one page closer: take in the next arrival, or end the pull."""
+        if self._limit is None:
+            body = self._fetcher.request_body(self._filter_body, self._start_page, self._page_size)
+            page = self._start_page
+            first = await self._fetcher.fetch(
+                body, page=page, stats=self.stats, parse=lambda data: self._decode_bytes(page, data)
+            )
+            self._limit = first.limit
+            self._scheduled = self._start_page
+            await self._accept(first)
+            return
+        self._fill_window()
+        if not self._tasks:
+            self._exhausted = True
+            return
+        page_no = min(self._tasks) if self._ordered else await self._first_done()
+        fetched = await self._result(self._tasks[page_no])
+        del self._tasks[page_no]
+        await self._accept(await self._decode(fetched))
+
+    def _fill_window(self) -> None:
+        """Schedule fetches until ``window`` pages are in flight or waiting to be read."""
+        limit = self._limit or self._page_size
+        last = self._last_page + (1 if self._more_beyond_last else 0)
+        if self._max_items is not None:
+            # Prefetch no page that max_items cannot use.
+            known = self._yielded_items + sum(len(p.results) for p in self._ready)
+            remaining = self._max_items - known - limit * len(self._tasks)
+            last = min(last, self._scheduled + max(0, math.ceil(remaining / limit)))
+        while len(self._tasks) + len(self._ready) < self._window and self._scheduled < last:
+            self._scheduled += 1
+            self._tasks[self._scheduled] = self._spawn_fetch(self._scheduled)
+
+    def _spawn_fetch(self, page: int) -> asyncio.Task[_Fetched]:
+        body = self._fetcher.request_body(self._filter_body, page, self._limit or self._page_size)
+        # The task must not hold on to `self`: an iterator dropped by `break` has to be
+        # collected (its __del__ cancels the fetches) while its fetches still run.
+        return self._owner.spawn(_fetch(self._fetcher, body, page, self.stats))
+
+    async def _first_done(self) -> int:
+        """Wait until any fetch has finished and return its page number."""
+        done = next((p for p, t in self._tasks.items() if t.done()), None)
+        if done is not None:
+            return done
+        await asyncio.wait(self._tasks.values(), return_when=asyncio.FIRST_COMPLETED)
+        return next(p for p, t in self._tasks.items() if t.done())
+
+    @staticmethod
+    async def _result(task: asyncio.Task[_Fetched]) -> _Fetched:
+        # asyncio.wait() rather than `await task`: if the consumer is cancelled while
+        # waiting, the cancellation must not be forwarded into the fetch task, which
+        # _abandon() cancels anyway.
+        await asyncio.wait((task,))
+        if task.cancelled():
+            # Not this consumer's cancellation (asyncio.wait would have raised that):
+            # the client was closed under the pull.
+            raise RuntimeError("the CasesClient was closed while this pull was running")
+        return task.result()
+
+    async def _decode(self, fetched: _Fetched) -> CasesPage[T]:
+        """Decode a fetched page; a body still malformed is fetched again (retry budget)."""
+        try:
+            return self._decode_bytes(fetched.page, fetched.body)
+        except Unreadable:
+            pass
+        page = fetched.page
+        body = self._fetcher.request_body(self._filter_body, page, self._limit or self._page_size)
+        return await self._fetcher.fetch(
+            body,
+            page=page,
+            stats=self.stats,
+            parse=lambda data: self._decode_bytes(page, data),
+            attempts_used=fetched.attempts,
+        )
+
+    def _decode_bytes(self, page: int, body: bytes) -> CasesPage[T]:
+        result: CasesPage[T] = decode_page(body, self._decoder, page=page, path=self._fetcher.path)
+        return result
+
+    # -- continuity, data changes and dedupe --------------------------------------
+
+    async def _accept(self, page: CasesPage[T]) -> None:
+        """Take a decoded page in: check it continues the pages before, queue it."""
+        self._note(page)
+        if self._ordered:
+            reread = await self._check(page.page, page.total_results)
+            for each in reread or [page]:
+                self._queue(each)
+            return
+        self._queue(page)
+        # Pages arrive out of order: check continuity as the contiguous prefix grows.
+        self._arrived_totals[page.page] = page.total_results
+        while self._checked + 1 in self._arrived_totals:
+            page_no = self._checked + 1
+            for each in await self._check(page_no, self._arrived_totals.pop(page_no)) or []:
+                self._queue(each)
+
+    async def _check(self, page_no: int, total: int) -> list[CasesPage[T]] | None:
+        """Advance the checked prefix to ``page_no``; re-read around it if the data moved.
+
+        Returns the re-read pages, or ``None`` when ``page_no`` continues the pages
+        before it (same ``totalResults``, so the same snapshot of the data).
+        """
+        pages = None
+        if self._checked_total is not None and total != self._checked_total:
+            if self._first_total is not None:
+                logger.warning(
+                    "totalResults changed during the pull: %d at the start, %d at page %d; "
+                    "re-reading the pages the change could have shifted cases across",
+                    self._first_total,
+                    total,
+                    page_no,
+                )
+            pages = await self._reread(page_no, abs(total - self._checked_total))
+            total = pages[-1].total_results
+        if self._first_total is None:
+            self._first_total = total
+        self._checked, self._checked_total = page_no, total
+        return pages
+
+    async def _reread(self, page_no: int, shift: int) -> list[CasesPage[T]]:
+        """Read ``page_no`` and the pages a shift of ``shift`` cases spans, in one snapshot.
+
+        Cases not yet handed out sit at most ``shift`` places before where they were, so
+        the pages from ``page_no - ceil(shift / limit)`` to ``page_no`` hold them all,
+        provided every one of those pages comes from the same snapshot.
+        """
+        limit = self._limit or self._page_size
+        for _ in range(_MAX_REREAD_ROUNDS):
+            first = max(1, page_no - max(1, math.ceil(shift / limit)))
+            tasks = [self._spawn_fetch(p) for p in range(first, page_no + 1)]
+            self._side_tasks.update(tasks)
+            try:
+                pages = [await self._decode(await self._result(t)) for t in tasks]
+            finally:
+                self._side_tasks.difference_update(tasks)
+            self.stats.pages_reread += len(pages)
+            totals = sorted({p.total_results for p in pages})
+            for each in pages:
+                self._note(each)
+            if len(totals) == 1:
+                return pages
+            # Still moving: widen the span by how far the totals now disagree.
+            checked = self._checked_total if self._checked_total is not None else totals[0]
+            shift = max(shift, totals[-1] - totals[0], abs(totals[-1] - checked))
+        raise PaginationError(
+            f"the data kept changing while pages {page_no - 1} and {page_no} were read again "
+            f"{_MAX_REREAD_ROUNDS} times; for a stable result set, pin end_date to the time "
+            "the pull started",
+            page=page_no,
+        )
+
+    def _note(self, page: CasesPage[T]) -> None:
+        """Learn from a page's metadata how far the pull goes."""
+        if page.limit != self._limit:
+            raise PaginationError(
+                f"page {page.page} was served with limit {page.limit}, while page "
+                f"{self._start_page} was served with limit {self._limit}: the server "
+                "changed its page size during the pull",
+                page=page.page,
+            )
+        self._last_page = max(self._last_page, page.total_pages)
+        full = len(page.results) >= page.limit > 0
+        # totalPages is the plan, hasMore the truth: a full last page that still says
+        # hasMore means more pages exist than the total announced.
+        if page.page >= self._last_page:
+            self._more_beyond_last = page.has_more and full
+
+    def _queue(self, page: CasesPage[T]) -> None:
+        """Queue a page for the consumer, without the cases already handed out."""
+        if self._ids is not None and self._case_id is not None:
+            keys = [hash(self._case_id(case)) for case in page.results]
+            if not self._ids.isdisjoint(keys):
+                kept = []
+                for key, case in zip(keys, page.results, strict=True):
+                    if key not in self._ids:
+                        kept.append(case)
+                        self._ids.add(key)
+                self.stats.duplicates_dropped += len(keys) - len(kept)
+                page.results = kept
+            else:
+                self._ids.update(keys)
+        if page.results:
+            self._ready.append(page)
+
+    # -- ending -------------------------------------------------------------------
+
+    def _abandon(self) -> None:
+        """Stop for good: cancel every fetch still running."""
+        self._closed = True
+        if self.stats.finished is None:
+            self.stats.finished = time.monotonic()
+        for task in [*self._tasks.values(), *self._side_tasks]:
+            task.cancel()
+        self._tasks.clear()
+        self._side_tasks.clear()
+        self._ready.clear()
+
+
+class CaseIterator(Generic[T]):
+    """Async iterator over the cases of a pull; see :meth:`CasesClient.iter_cases`.
+
+    :attr:`stats` and :attr:`resume_page` are those of the underlying page iterator,
+    except that ``resume_page`` stays on a page until all its cases were yielded.
+    """
+
+    def __init__(self, pages: PageIterator[T], *, max_items: int | None = None) -> None:
+        self._pages = pages
+        self._max_items = max_items
+        self._current: list[T] = []
+        self._index = 0
+        self._yielded = 0
+        self._current_page: int | None = None
+        self._closed = False
+
+    @property
+    def stats(self) -> PullStats:
+        """Counters of the pull (pages, cases, retries, waits, duplicates, elapsed)."""
+        return self._pages.stats
+
+    @property
+    def resume_page(self) -> int:
+        """The page to pass as ``start_page=`` to continue: all before it were yielded."""
+        if self._current_page is not None and self._index < len(self._current):
+            return self._current_page
+        return self._pages.resume_page
+
+    def __aiter__(self) -> CaseIterator[T]:
+        return self
+
+    async def __aenter__(self) -> CaseIterator[T]:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def __anext__(self) -> T:
+        if self._closed:
+            raise StopAsyncIteration
+        if self._max_items is not None and self._yielded >= self._max_items:
+            await self._pages.aclose()
+            raise StopAsyncIteration
+        while self._index >= len(self._current):
+            page = await self._pages.__anext__()
+            self._current = page.results
+            self._current_page = page.page
+            self._index = 0
+        case = self._current[self._index]
+        self._index += 1
+        self._yielded += 1
+        return case
+
+    async def aclose(self) -> None:
+        """Stop the pull and cancel the fetches still running."""
+        self._closed = True
+        await self._pages.aclose()

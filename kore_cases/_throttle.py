@@ -1,0 +1,83 @@
+"""The gate every request attempt of a client passes: concurrency, 429 pauses, rate windows.
+
+Concurrency adapts like TCP congestion control (AIMD): a 429 halves the number of
+requests allowed in flight and pauses new ones until ``Retry-After`` has passed; each
+success then adds ``1/limit`` back, so the full ``concurrency`` returns after about one
+window of successes. Together they turn a 429 into a short, shared pause instead of a
+retry storm, when the server's limit is unknown or shared with other clients.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import anyio
+
+from ._ratelimit import RateLimit, RateLimiter
+
+__all__ = ["Throttle"]
+
+_DEFAULT_PAUSE = 1.0  # seconds to pause after a 429 that names no Retry-After
+
+
+class Throttle:
+    """Admit request attempts: at most ``limit`` in flight, none while paused, within rate."""
+
+    def __init__(
+        self,
+        concurrency: int,
+        rate_limit: RateLimit | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_concurrency = concurrency
+        self.limit = float(concurrency)
+        self.active = 0
+        self._clock = clock
+        self._pause_until = 0.0
+        self._freed = anyio.Event()
+        self._rate = RateLimiter(rate_limit, clock=clock) if rate_limit is not None else None
+
+    async def acquire(self) -> float:
+        """Wait for a turn and return the seconds spent waiting on pauses or rate windows."""
+        while self.active >= int(self.limit):
+            await self._freed.wait()
+        self.active += 1
+        try:
+            waited = 0.0
+            pause = self._pause_until - self._clock()
+            if pause > 0:
+                await anyio.sleep(pause)
+                waited += pause
+            if self._rate is not None:
+                waited += await self._rate.acquire()
+        except BaseException:
+            self._leave()
+            raise
+        return waited
+
+    def release(self) -> None:
+        """End a turn taken with :meth:`acquire` (after the response, or on failure)."""
+        if self._rate is not None:
+            self._rate.release()
+        self._leave()
+
+    def on_success(self) -> None:
+        """Additive increase: give back a little concurrency after a good answer."""
+        if self.limit < self.max_concurrency:
+            self.limit = min(float(self.max_concurrency), self.limit + 1.0 / self.limit)
+
+    def on_rate_limited(self, retry_after: float | None) -> None:
+        """Multiplicative decrease and a shared pause, once per burst of 429s."""
+        now = self._clock()
+        if now >= self._pause_until:
+            # 429s answering requests sent before this pause began belong to the
+            # same burst: halving once for the burst is enough.
+            self.limit = max(1.0, self.limit / 2.0)
+        self._pause_until = max(self._pause_until, now + (retry_after or _DEFAULT_PAUSE))
+
+    def _leave(self) -> None:
+        self.active -= 1
+        freed, self._freed = self._freed, anyio.Event()
+        freed.set()

@@ -1,0 +1,124 @@
+"""One HTTP request in, status + headers + body bytes out. The only module that imports aiohttp.
+
+Every failure to get a whole answer (DNS, refused, reset, a body cut short, the total
+timeout) becomes :class:`TransportError`, which the caller retries; aiohttp raises both
+``aiohttp.ClientError`` and ``asyncio.TimeoutError`` for these, so both are caught.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as ssl_module
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import aiohttp
+
+from .errors import ResponseTooLargeError
+
+__all__ = ["Response", "Transport", "TransportError"]
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A complete HTTP answer."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class TransportError(Exception):
+    """No complete answer arrived. ``timeout`` tells a timeout from other failures."""
+
+    def __init__(self, message: str, *, timeout: bool = False) -> None:
+        super().__init__(message)
+        self.timeout = timeout
+
+
+class Transport:
+    """An aiohttp session for one client: opened once, reused by every request."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float,
+        connections: int,
+        headers: Mapping[str, str],
+        ssl: ssl_module.SSLContext | None,
+        max_response_bytes: int,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+    ) -> None:
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._connections = connections
+        self._headers = dict(headers)
+        # None means aiohttp's default: verify certificates against the system store.
+        self._ssl: ssl_module.SSLContext | bool = ssl if ssl is not None else True
+        self._max_response_bytes = max_response_bytes
+        self._trace_configs = list(trace_configs or ())
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        """Create the session; must run inside the event loop that will use it."""
+        connector = aiohttp.TCPConnector(limit=self._connections, ssl=self._ssl)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers=self._headers,
+            timeout=self._timeout,
+            trace_configs=self._trace_configs or None,
+        )
+
+    async def close(self) -> None:
+        """Close the session and its connections (idempotent)."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Response:
+        """POST ``body`` and return the whole answer, or raise :class:`TransportError`."""
+        session = self._session
+        if session is None:
+            raise RuntimeError("transport is closed")
+        # The cause is not chained: some aiohttp errors carry the request's headers,
+        # and with them the token. The message is built inside `except`, raised outside.
+        failure: TransportError
+        try:
+            # No redirects: following one would send the token to wherever it points.
+            async with session.post(url, data=body, headers=headers, allow_redirects=False) as resp:
+                payload = await self._read(resp)
+                return Response(resp.status, resp.headers, payload)
+        except asyncio.TimeoutError:
+            failure = TransportError(
+                f"no complete answer within the {self._timeout.total:g} s timeout", timeout=True
+            )
+        except aiohttp.ClientError as exc:
+            failure = TransportError(_describe(exc))
+        raise failure
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        limit = self._max_response_bytes
+        if resp.content_length is not None and resp.content_length > limit:
+            raise ResponseTooLargeError(
+                f"the response announces {resp.content_length} bytes, more than "
+                f"max_response_bytes={limit}; refused without reading it"
+            )
+        if resp.content_length is not None:
+            return await resp.read()
+        # No length announced (chunked): read up to one byte past the limit, no further.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(256 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise ResponseTooLargeError(
+                    f"the response is larger than max_response_bytes={limit}; refused"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _describe(exc: aiohttp.ClientError) -> str:
+    """Name an aiohttp failure without anything that could hold a header value."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"{type(exc).__name__}: status {exc.status} {exc.message}"
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,166 @@
+"""Exceptions raised by kore-cases.
+
+Every exception the SDK raises on purpose derives from :class:`KoreCasesError`::
+
+    KoreCasesError
+    ├── APIError                       an attempt to talk to the API failed
+    │   ├── APIStatusError             the server answered with an HTTP error status
+    │   │   ├── BadRequestError          400
+    │   │   ├── AuthenticationError      401
+    │   │   ├── PermissionDeniedError    403
+    │   │   ├── NotFoundError            404
+    │   │   ├── RateLimitError           429 (``retry_after``)
+    │   │   └── ServerError              5xx
+    │   ├── APIConnectionError         no usable answer: DNS, refused, reset, cut-short body
+    │   │   └── APITimeoutError          the request took longer than ``timeout``
+    │   └── ResponseValidationError    the answer is JSON of the wrong shape
+    │       └── ResponseTooLargeError    the answer is larger than ``max_response_bytes``
+    └── PaginationError                the server pages inconsistently
+
+Errors raised while pulling many pages carry ``page`` (the page that failed) and
+``resume_page``: pass it back as ``start_page=`` to continue where the pull stopped.
+
+Messages never contain the client secret or a token.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "KoreCasesError",
+    "NotFoundError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseTooLargeError",
+    "ResponseValidationError",
+    "ServerError",
+]
+
+
+class KoreCasesError(Exception):
+    """Root of every error kore-cases raises on purpose.
+
+    ``page`` is the page being fetched when the error happened (``None`` when no page
+    was involved) and ``resume_page`` the page to pass as ``start_page=`` to continue a
+    pull without losing or repeating a case (``None`` outside a pull).
+    """
+
+    page: int | None
+    resume_page: int | None
+
+    def __init__(self, message: str, *, page: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.page = page
+        self.resume_page = None
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.resume_page is not None:
+            text += f" (resume with start_page={self.resume_page})"
+        return text
+
+
+class APIError(KoreCasesError):
+    """A request to the Get Cases endpoint failed. ``path`` is the endpoint path."""
+
+    def __init__(self, message: str, *, path: str | None = None, page: int | None = None) -> None:
+        super().__init__(message, page=page)
+        self.path = path
+
+
+class APIStatusError(APIError):
+    """The server answered with an HTTP error status.
+
+    ``status_code`` is the HTTP status and ``server_message`` the server's own words
+    (from Kore's ``{"errors": [{"msg": ...}]}`` or the plain-text body, shortened).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        server_message: str | None = None,
+        path: str | None = None,
+        page: int | None = None,
+    ) -> None:
+        super().__init__(message, path=path, page=page)
+        self.status_code = status_code
+        self.server_message = server_message
+
+
+class BadRequestError(APIStatusError):
+    """400: the server rejected the request body or headers (check the filter and account id)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the token was refused (check the client id and secret, or the static token)."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the app may not read cases (check the API scope 'Case Management Configuration')."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the endpoint does not exist (check the host and the stream id)."""
+
+
+class RateLimitError(APIStatusError):
+    """429: the rate limit was reached; ``retry_after`` is the server's wait in seconds, if any."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 429,
+        server_message: str | None = None,
+        path: str | None = None,
+        page: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, server_message=server_message, path=path, page=page
+        )
+        self.retry_after = retry_after
+
+
+class ServerError(APIStatusError):
+    """5xx: the server failed; retried automatically before this is raised."""
+
+
+class APIConnectionError(APIError):
+    """No usable answer arrived: the connection failed, was reset, or the body was cut short."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The request took longer than the client's ``timeout``."""
+
+
+class ResponseValidationError(APIError):
+    """The server answered JSON of the wrong shape; ``json_path`` names where (``$.results[3]``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        json_path: str | None = None,
+        path: str | None = None,
+        page: int | None = None,
+    ) -> None:
+        super().__init__(message, path=path, page=page)
+        self.json_path = json_path
+
+
+class ResponseTooLargeError(ResponseValidationError):
+    """The answer is larger than ``max_response_bytes``; it was refused without reading it all."""
+
+
+class PaginationError(KoreCasesError):
+    """The server pages inconsistently, e.g. it answered another page than the one asked for."""
