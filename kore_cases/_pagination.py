@@ -182,7 +182,6 @@ class PageIterator(Generic[T]):
         # The server's answers so far.
         self._limit: int | None = None
         self._last_page = start_page  # the highest page known to exist
-        self._more_beyond_last = False  # the last page was full and hasMore still true
         # Fetches in progress, by page number, and the highest page ever scheduled.
         self._tasks: dict[int, asyncio.Task[_Fetched]] = {}
         self._side_tasks: set[asyncio.Task[_Fetched]] = set()  # re-reads
@@ -286,7 +285,7 @@ class PageIterator(Generic[T]):
     def _fill_window(self) -> None:
         """Schedule fetches until ``window`` pages are in flight or waiting to be read."""
         limit = self._limit or self._page_size
-        last = self._last_page + (1 if self._more_beyond_last else 0)
+        last = self._last_page
         if self._max_items is not None:
             # Prefetch no page that max_items cannot use.
             known = self._yielded_items + sum(len(p.results) for p in self._ready)
@@ -425,11 +424,10 @@ class PageIterator(Generic[T]):
                 page=page.page,
             )
         self._last_page = max(self._last_page, page.total_pages)
-        full = len(page.results) >= page.limit > 0
         # totalPages is the plan, hasMore the truth: a full last page that still says
-        # hasMore means more pages exist than the total announced.
-        if page.page >= self._last_page:
-            self._more_beyond_last = page.has_more and full
+        # hasMore means there is at least one page more than announced.
+        if page.has_more and len(page.results) >= page.limit > 0:
+            self._last_page = max(self._last_page, page.page + 1)
 
     def _queue(self, page: CasesPage[T]) -> None:
         """Queue a page for the consumer, without the cases already handed out."""
