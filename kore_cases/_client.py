@@ -153,7 +153,6 @@ class CasesClient:
         self._transport: Transport | None = None
         self._fetcher: PageFetcher | None = None
         self._tasks = TaskOwner()
-        self._stats = PullStats()
         self._closed = False
 
     @classmethod
@@ -260,6 +259,8 @@ class CasesClient:
     ) -> CasesPage[Any]:
         """Fetch one page of cases (1-based ``page``), retrying as configured."""
         body = _filter_body(filter)
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise ValueError(f"page must be a whole number >= 1, not {page!r}")
         check_pull_arguments(model, page)
         size = self.page_size if page_size is None else _positive_int("page_size", page_size)
         fetcher = self._require_open()
@@ -267,7 +268,7 @@ class CasesClient:
         return await fetcher.fetch(
             fetcher.request_body(body, page, size),
             page=page,
-            stats=self._stats,
+            stats=PullStats(),
             parse=lambda data: decode_page(data, decoder, page=page, path=self.path),
         )
 
@@ -429,16 +430,22 @@ def _positive_int(name: str, value: object) -> int:
 def _check_host(host: object, allow_insecure_http: bool) -> str:
     if not isinstance(host, str):
         raise TypeError(f"host must be a str such as 'https://platform.kore.ai', not {host!r}")
+    # Never echo user:password@ back in a message.
+    shown = repr("***@" + host.rsplit("@", 1)[1] if "@" in host else host)
     parts = urlsplit(host.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
-            f"host must be a URL with its scheme, such as 'https://platform.kore.ai'; got {host!r}"
+            f"host must be a URL with its scheme, such as 'https://platform.kore.ai'; got {shown}"
         )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ValueError(f"host must not carry a query, fragment or credentials; got {host!r}")
+    if "@" in parts.netloc:
+        raise ValueError(
+            "host must not carry credentials (user:password@); authenticate with auth="
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(f"host must not carry a query or fragment; got {shown}")
     if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
         raise ValueError(
-            f"host {host!r} uses http://, which would send the token in clear across the "
+            f"host {shown} uses http://, which would send the token in clear across the "
             "network: use https://, or pass allow_insecure_http=True if you must"
         )
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"

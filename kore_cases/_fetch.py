@@ -62,6 +62,8 @@ _STATUS_ERRORS: Mapping[int, type[APIStatusError]] = {
 }
 _JSON_PATH = re.compile(r"at `(\$[^`]*)`")
 _MAX_SERVER_MESSAGE = 300
+_JSON_OBJECT_START = re.compile(rb"[ \t\r\n]*\{")
+_JSON_WHITESPACE = b" \t\r\n"
 
 
 class Unreadable(Exception):
@@ -70,8 +72,13 @@ class Unreadable(Exception):
 
 def looks_like_json(body: bytes) -> bool:
     """Cheap check that a body can be a JSON object (a proxy's HTML page cannot)."""
-    stripped = body.strip()
-    return stripped[:1] == b"{" and stripped[-1:] == b"}"
+    # Only the ends are looked at, without copying: pages are large, this runs on each.
+    if not _JSON_OBJECT_START.match(body):
+        return False
+    end = len(body)
+    while end and body[end - 1] in _JSON_WHITESPACE:
+        end -= 1
+    return body[end - 1 : end] == b"}"
 
 
 def decode_page(
@@ -184,8 +191,8 @@ class PageFetcher:
             stats.rate_limit_waits += 1
             stats.throttled_seconds += waited
         started = time.monotonic()
-        token = self._auth.token()
         try:
+            token = self._auth.token()
             stats.requests += 1
             response = await self._transport.post(self._url, body, {"auth": token})
         except TransportError as exc:
@@ -223,13 +230,16 @@ class PageFetcher:
         retryable = is_retryable_status(response.status)
         if response.status == 429:
             stats.rate_limited += 1
-            self._throttle.on_rate_limited(retry_after)
             if retry_after is not None and retry_after > self.policy.max_retry_after:
+                # Not waited for, neither here nor by the client's next requests: the
+                # caller decides what to do about a long wait.
                 error.message += (
                     f"; Retry-After {retry_after:g} s is beyond max_retry_after="
                     f"{self.policy.max_retry_after:g} s, so it was not waited for"
                 )
                 retryable = False
+            else:
+                self._throttle.on_rate_limited(retry_after)
         return _Failure(error, retry_after, retryable)
 
     def _connection_error(self, page: int, what: str) -> APIConnectionError:
@@ -252,7 +262,6 @@ def _redact(error: APIStatusError, token: str) -> None:
     if token and error.server_message and token in error.server_message:
         error.server_message = error.server_message.replace(token, "***")
         error.message = error.message.replace(token, "***")
-        error.args = (error.message,)
 
 
 def _status_error(

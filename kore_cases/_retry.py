@@ -15,6 +15,7 @@ is longer; one beyond ``max_retry_after`` is not slept on but raised as
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -48,7 +49,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     except ValueError:
         pass
     else:
-        return seconds if seconds >= 0 and seconds == seconds else None  # rejects NaN
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

@@ -75,7 +75,8 @@ class Throttle:
             # 429s answering requests sent before this pause began belong to the
             # same burst: halving once for the burst is enough.
             self.limit = max(1.0, self.limit / 2.0)
-        self._pause_until = max(self._pause_until, now + (retry_after or _DEFAULT_PAUSE))
+        pause = retry_after if retry_after is not None else _DEFAULT_PAUSE
+        self._pause_until = max(self._pause_until, now + pause)
 
     def _leave(self) -> None:
         self.active -= 1

@@ -123,6 +123,10 @@ def _import_key(algorithm: str, secret: str) -> OctKey | RSAKey:
             raise ValueError(
                 f"client_secret is not a PEM RSA private key, which {algorithm} needs"
             ) from None
+        if not key.is_private:
+            raise ValueError(
+                f"client_secret is an RSA public key; {algorithm} signs with the private key"
+            )
         return key
     supported = ", ".join(_HMAC_ALGORITHMS + _RSA_ALGORITHMS)
     raise ValueError(f"algorithm {algorithm!r} is not supported; use one of {supported}")

@@ -56,9 +56,17 @@ class KoreCasesError(Exception):
 
     def __init__(self, message: str, *, page: int | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.page = page
         self.resume_page = None
+
+    @property
+    def message(self) -> str:
+        """The explanation, without the resume hint that ``str()`` adds."""
+        return str(self.args[0]) if self.args else ""
+
+    @message.setter
+    def message(self, value: str) -> None:
+        self.args = (value,)
 
     def __str__(self) -> str:
         text = self.message

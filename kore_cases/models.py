@@ -4,8 +4,8 @@ Attributes are snake_case (``ref_id`` for ``refId``, ``id`` for ``_id``, ``eta``
 ``ETA``). The models are lenient about presence and strict about meaning:
 
 * unknown fields are ignored, so a field the server adds tomorrow breaks nothing;
-* every part of a case but its ``_id`` may be missing or ``null`` (it becomes ``None``
-  or an empty list);
+* every part of a case but its ``_id`` may be missing or ``null``: a missing list is
+  empty, a ``null`` one is ``None``; any other missing or ``null`` part is ``None``;
 * a field that is present must have its documented type: ``createdAt`` must be an
   ISO-8601 date-time, ``dueDate`` a number, and so on.
 
@@ -132,37 +132,37 @@ class Case(_Model):
     name: str | None = None
     lname: str | None = None
     desc: str | None = None
-    tags: list[Any] = msgspec.field(default_factory=list)
+    tags: list[Any] | None = msgspec.field(default_factory=list)
     user_info: UserInfo | None = None
-    sess_ids: list[Any] = msgspec.field(default_factory=list)
+    sess_ids: list[Any] | None = msgspec.field(default_factory=list)
     account_id: str | None = None
     i_id: str | None = msgspec.field(default=None, name="iId")
     org_id: str | None = None
-    conv_ids: list[Any] = msgspec.field(default_factory=list)
+    conv_ids: list[Any] | None = msgspec.field(default_factory=list)
     status: Status | None = None
     source: str | None = None
     language: str | None = None
     conversation_type: str | None = None
-    fields: list[CaseField] = msgspec.field(default_factory=list)
-    participants: list[Any] = msgspec.field(default_factory=list)
-    queues: list[Any] = msgspec.field(default_factory=list)
+    fields: list[CaseField] | None = msgspec.field(default_factory=list)
+    participants: list[Any] | None = msgspec.field(default_factory=list)
+    queues: list[Any] | None = msgspec.field(default_factory=list)
     priority: Priority | None = None
     ref_id: str | None = None
     assignee_type: str | None = None
     is_active: bool | None = None
-    task_ids: list[Any] = msgspec.field(default_factory=list)
-    attachments: list[Any] = msgspec.field(default_factory=list)
-    feedback: list[Any] = msgspec.field(default_factory=list)
+    task_ids: list[Any] | None = msgspec.field(default_factory=list)
+    attachments: list[Any] | None = msgspec.field(default_factory=list)
+    feedback: list[Any] | None = msgspec.field(default_factory=list)
     created_by: UserRef | None = None
     updated_by: UserRef | None = None
     timestamp_value: int | None = None
-    activity_ids: list[Any] = msgspec.field(default_factory=list)
-    comment_ids: list[Any] = msgspec.field(default_factory=list)
-    resolution_cmts: list[Any] = msgspec.field(default_factory=list)
+    activity_ids: list[Any] | None = msgspec.field(default_factory=list)
+    comment_ids: list[Any] | None = msgspec.field(default_factory=list)
+    resolution_cmts: list[Any] | None = msgspec.field(default_factory=list)
     due_date: int | None = None
     is_breached: bool | None = None
     support_custom_tasks: bool | None = None
-    channel: list[Any] = msgspec.field(default_factory=list)
+    channel: list[Any] | None = msgspec.field(default_factory=list)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     curr_assignee: UserRef | None = None
@@ -181,11 +181,12 @@ class Case(_Model):
         ``name`` is matched against the field's ``metaData.name`` (``"dueDate"``) first,
         then, ignoring case, against its display name (``"Due Date"``) and ``lname``.
         """
-        for field in self.fields:
+        fields = self.fields or ()
+        for field in fields:
             if field.meta_data is not None and field.meta_data.name == name:
                 return field.selected_value
         folded = name.casefold()
-        for field in self.fields:
+        for field in fields:
             names = (field.display_name, field.lname)
             if any(n is not None and n.casefold() == folded for n in names):
                 return field.selected_value
@@ -208,11 +209,16 @@ class CasesPage(_Model, Generic[T]):
     total_results: int
 
 
-@functools.lru_cache(maxsize=64)
 def page_decoder(model: Any = Case) -> msgspec.json.Decoder[CasesPage[Any]]:
     """Return the cached JSON decoder of a :class:`CasesPage` whose results are ``model``.
 
     ``model`` is any type msgspec can decode into: :class:`Case`, a projection Struct of
     your own, ``dict`` or :class:`msgspec.Raw` (each case kept as its raw JSON bytes).
+    One decoder is built per type, however this function is called.
     """
+    return _decoder_for(model)
+
+
+@functools.lru_cache(maxsize=64)
+def _decoder_for(model: Any) -> msgspec.json.Decoder[CasesPage[Any]]:
     return msgspec.json.Decoder(CasesPage[model])
