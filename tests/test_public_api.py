@@ -1,0 +1,180 @@
+"""The public facade: ``kore_cases.__all__`` and the documented error tree."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import inspect
+import re
+
+import pytest
+
+import kore_cases
+from kore_cases import errors
+
+CONTRACT = {
+    # DESIGN.md, "Public contract".
+    "CasesClient",
+    "CaseFilter",
+    "JwtAuth",
+    "StaticToken",
+    "RateLimit",
+    "Case",
+    "CasesPage",
+    "KoreCasesError",
+    "APIStatusError",
+    "BadRequestError",
+    "AuthenticationError",
+    "PermissionDeniedError",
+    "NotFoundError",
+    "RateLimitError",
+    "ServerError",
+    "APIConnectionError",
+    "APITimeoutError",
+    "ResponseValidationError",
+    "PaginationError",
+}
+
+ERROR_NAMES = sorted(errors.__all__)
+
+
+def test_all_is_sorted() -> None:
+    assert kore_cases.__all__ == sorted(kore_cases.__all__)
+
+
+def test_all_has_no_duplicates() -> None:
+    assert len(kore_cases.__all__) == len(set(kore_cases.__all__))
+
+
+def test_all_holds_the_contract() -> None:
+    assert set(kore_cases.__all__) >= CONTRACT
+
+
+def test_all_holds_every_error() -> None:
+    assert set(errors.__all__) <= set(kore_cases.__all__)
+
+
+@pytest.mark.parametrize("name", kore_cases.__all__)
+def test_every_name_is_importable(name: str) -> None:
+    module = importlib.import_module("kore_cases")
+    assert hasattr(module, name)
+    namespace: dict[str, object] = {}
+    exec(f"from kore_cases import {name}", namespace)
+    assert namespace[name] is getattr(kore_cases, name)
+
+
+@pytest.mark.parametrize("name", [n for n in kore_cases.__all__ if n != "__version__"])
+def test_every_name_has_a_docstring(name: str) -> None:
+    obj = getattr(kore_cases, name)
+    doc = inspect.getdoc(obj)
+    assert doc
+    assert doc.strip()
+
+
+def test_version() -> None:
+    assert isinstance(kore_cases.__version__, str)
+    assert re.fullmatch(r"\d+\.\d+\.\d+([.-]?\w+)*", kore_cases.__version__)
+    assert kore_cases.__version__ == importlib.metadata.version("kore-cases")
+
+
+def test_star_import_gives_exactly_all() -> None:
+    namespace: dict[str, object] = {}
+    exec("from kore_cases import *", namespace)
+    names = {n for n in namespace if n != "__builtins__"}
+    assert names == set(kore_cases.__all__)
+
+
+def test_public_objects_do_not_come_from_tests_or_private_names() -> None:
+    for name in kore_cases.__all__:
+        obj = getattr(kore_cases, name)
+        module = getattr(obj, "__module__", "kore_cases")
+        assert module.startswith("kore_cases"), (name, module)
+
+
+# -- the error tree ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("child", "parent"),
+    [
+        ("APIError", "KoreCasesError"),
+        ("APIStatusError", "APIError"),
+        ("BadRequestError", "APIStatusError"),
+        ("AuthenticationError", "APIStatusError"),
+        ("PermissionDeniedError", "APIStatusError"),
+        ("NotFoundError", "APIStatusError"),
+        ("RateLimitError", "APIStatusError"),
+        ("ServerError", "APIStatusError"),
+        ("APIConnectionError", "APIError"),
+        ("APITimeoutError", "APIConnectionError"),
+        ("ResponseValidationError", "APIError"),
+        ("ResponseTooLargeError", "ResponseValidationError"),
+        ("PaginationError", "KoreCasesError"),
+    ],
+)
+def test_error_tree(child: str, parent: str) -> None:
+    child_cls = getattr(kore_cases, child)
+    parent_cls = getattr(kore_cases, parent)
+    assert child_cls.__bases__ == (parent_cls,)
+
+
+@pytest.mark.parametrize("name", ERROR_NAMES)
+def test_every_error_derives_from_the_root(name: str) -> None:
+    cls = getattr(kore_cases, name)
+    assert issubclass(cls, kore_cases.KoreCasesError)
+    assert issubclass(cls, Exception)
+
+
+def test_branches_do_not_cross() -> None:
+    assert not issubclass(kore_cases.APITimeoutError, kore_cases.APIStatusError)
+    assert not issubclass(kore_cases.RateLimitError, kore_cases.APIConnectionError)
+    assert not issubclass(kore_cases.ResponseValidationError, kore_cases.APIStatusError)
+    assert not issubclass(kore_cases.PaginationError, kore_cases.APIError)
+    assert not issubclass(kore_cases.ServerError, kore_cases.APIConnectionError)
+
+
+def _tree_from_docstring() -> dict[str, str]:
+    """Parse the tree drawn in errors.py's docstring into {class: parent}."""
+    doc = errors.__doc__ or ""
+    parents: dict[str, str] = {}
+    stack: list[tuple[int, str]] = []
+    for line in doc.splitlines():
+        match = re.match(r"^(\s*(?:[│ ]\s*)*(?:[├└]── )?)(\w+Error)\b", line)
+        if not match:
+            continue
+        depth = len(match.group(1))
+        name = match.group(2)
+        while stack and stack[-1][0] >= depth:
+            stack.pop()
+        if stack:
+            parents[name] = stack[-1][1]
+        stack.append((depth, name))
+    return parents
+
+
+def test_error_tree_matches_the_drawing_in_errors_docstring() -> None:
+    drawn = _tree_from_docstring()
+    assert set(drawn) | {"KoreCasesError"} == set(errors.__all__)
+    for name, parent in drawn.items():
+        assert getattr(errors, name).__bases__ == (getattr(errors, parent),), name
+
+
+def test_status_errors_carry_their_attributes() -> None:
+    err = kore_cases.RateLimitError(
+        "HTTP 429", server_message="slow down", path="/p", page=3, retry_after=2.5
+    )
+    assert err.status_code == 429
+    assert err.retry_after == 2.5
+    assert err.server_message == "slow down"
+    assert err.path == "/p"
+    assert err.page == 3
+    assert err.resume_page is None
+    assert str(err) == "HTTP 429"
+    validation = kore_cases.ResponseValidationError("bad", json_path="$.results[0]", page=1)
+    assert validation.json_path == "$.results[0]"
+
+
+def test_resume_page_is_shown_in_the_message() -> None:
+    err = kore_cases.ServerError("HTTP 503", status_code=503, page=4)
+    err.resume_page = 4
+    assert str(err) == "HTTP 503 (resume with start_page=4)"
