@@ -175,7 +175,8 @@ class PageFetcher:
             if not outcome.retryable:
                 raise outcome.error
             if attempt >= attempts:
-                outcome.error.message += f" (gave up after {attempt} attempts)"
+                tries = "1 attempt" if attempt == 1 else f"{attempt} attempts"
+                outcome.error.message += f" (gave up after {tries})"
                 logger.warning("page %d failed after %d attempts: %s", page, attempt, outcome.error)
                 raise outcome.error
             delay = self.policy.delay(attempt, outcome.retry_after)

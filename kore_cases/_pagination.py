@@ -242,6 +242,11 @@ class PageIterator(Generic[T]):
         for task in [*getattr(self, "_tasks", {}).values(), *getattr(self, "_side_tasks", ())]:
             task.cancel()
 
+    @property
+    def total_results(self) -> int | None:
+        """``totalResults`` as the pages read so far agree on it; ``None`` before page 1."""
+        return self._checked_total
+
     # -- scheduling ---------------------------------------------------------------
 
     async def _next_page(self) -> CasesPage[T]:
@@ -480,6 +485,11 @@ class CaseIterator(Generic[T]):
     def stats(self) -> PullStats:
         """Counters of the pull (pages, cases, retries, waits, duplicates, elapsed)."""
         return self._pages.stats
+
+    @property
+    def total_results(self) -> int | None:
+        """``totalResults`` as the pages read so far agree on it; ``None`` before page 1."""
+        return self._pages.total_results
 
     @property
     def resume_page(self) -> int:

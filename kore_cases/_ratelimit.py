@@ -95,12 +95,15 @@ class RateLimiter:
         self._clock = clock
         self._windows = [_Window(count, seconds) for count, seconds in limit.windows]
         self._in_flight = 0
+        self._sleeping = False  # the lock holder is waiting for a window to free a slot
         self._lock = anyio.Lock()
         self._changed = anyio.Event()
 
     async def acquire(self) -> float:
         """Wait for a slot in every window, take it, and return the seconds waited."""
         started = self._clock()
+        # Queued behind a request that sleeps for a slot: this one waits for rate too.
+        blocked = self._sleeping
         # One waiter at a time computes its wait: first come, first served.
         async with self._lock:
             while True:
@@ -108,10 +111,14 @@ class RateLimiter:
                 wait = max(w.wait(now, self._in_flight) for w in self._windows)
                 if wait <= 0:
                     self._in_flight += 1
-                    return now - started
+                    return now - started if blocked else 0.0
+                blocked = self._sleeping = True
                 self._changed = anyio.Event()
-                with anyio.move_on_after(wait):
-                    await self._changed.wait()
+                try:
+                    with anyio.move_on_after(wait):
+                        await self._changed.wait()
+                finally:
+                    self._sleeping = False
 
     def release(self) -> None:
         """Mark the request answered: its slot frees one window from now."""

@@ -15,6 +15,7 @@ from kore_cases import (
     CasesClient,
     JwtAuth,
     PaginationError,
+    RateLimit,
     ServerError,
 )
 from kore_cases.testing import FakeKoreServer
@@ -352,11 +353,15 @@ async def test_server_ignoring_page_is_a_pagination_error_naming_skip() -> None:
 async def test_stats_count_what_happened() -> None:
     async with (
         FakeKoreServer(cases=500) as srv,
-        client_for(srv, page_size=50, concurrency=2) as client,
+        # A rate limit with room to spare: no request should count as having waited.
+        client_for(srv, page_size=50, concurrency=2, rate_limit=RateLimit((1000, 60.0))) as client,
     ):
         srv.schedule_faults(3, "503")
         cases = client.iter_cases()
+        assert cases.total_results is None
         ids = [case.id async for case in cases]
+        assert cases.total_results == 500
+        assert cases.stats.rate_limit_waits == 0
         assert len(ids) == 500
         stats = cases.stats
         assert (stats.pages, stats.cases, stats.requests, stats.retries) == (10, 500, 11, 1)
