@@ -265,12 +265,13 @@ class CasesClient:
         size = self.page_size if page_size is None else _positive_int("page_size", page_size)
         fetcher = self._require_open()
         decoder = page_decoder(model)
-        return await fetcher.fetch(
+        result, _attempts = await fetcher.fetch(
             fetcher.request_body(body, page, size),
             page=page,
             stats=PullStats(),
             parse=lambda data: decode_page(data, decoder, page=page, path=self.path),
         )
+        return result
 
     async def count(self, filter: CaseFilter | None = None) -> int:
         """Return how many cases match ``filter`` (``totalResults``), with one small request."""

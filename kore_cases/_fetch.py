@@ -41,7 +41,7 @@ from .errors import (
 )
 from .models import CasesPage
 
-__all__ = ["PageFetcher", "Unreadable", "decode_page", "looks_like_json"]
+__all__ = ["PageFetcher", "Unreadable", "check_page_number", "decode_page", "looks_like_json"]
 
 logger = logging.getLogger("kore_cases")
 
@@ -82,13 +82,18 @@ def looks_like_json(body: bytes) -> bool:
 
 
 def decode_page(
-    body: bytes, decoder: msgspec.json.Decoder[CasesPage[Any]], *, page: int, path: str
+    body: bytes,
+    decoder: msgspec.json.Decoder[CasesPage[Any]],
+    *,
+    page: int,
+    path: str,
+    check_page: bool = True,
 ) -> CasesPage[Any]:
     """Decode a page, or raise a typed error that names the page and the JSON path.
 
     Malformed JSON raises :class:`Unreadable` (retryable); well-formed JSON of the wrong
     shape raises :class:`ResponseValidationError`; a page number other than the one
-    asked raises :class:`PaginationError`.
+    asked raises :class:`PaginationError` (unless ``check_page`` is false).
     """
     try:
         result = decoder.decode(body)
@@ -102,6 +107,13 @@ def decode_page(
         ) from None
     except msgspec.DecodeError as exc:
         raise Unreadable(f"malformed JSON: {exc}") from None
+    if check_page:
+        check_page_number(result, page)
+    return result
+
+
+def check_page_number(result: CasesPage[Any], page: int) -> None:
+    """Raise :class:`PaginationError` if the server answered another page than asked."""
     if result.page != page:
         raise PaginationError(
             f"asked for page {page} but the server answered page {result.page}: it does "
@@ -109,7 +121,6 @@ def decode_page(
             "as getTasks pages) or paging='page'",
             page=page,
         )
-    return result
 
 
 class PageFetcher:
@@ -131,12 +142,12 @@ class PageFetcher:
         self._auth = auth
         self._url = url
         self.path = path
-        self._paging = paging
+        self.paging = paging
         self.policy = policy
 
     def request_body(self, filter_body: Mapping[str, Any], page: int, limit: int) -> bytes:
         """Return the JSON body asking for ``page`` of ``limit`` cases."""
-        if self._paging == "skip":
+        if self.paging == "skip":
             paging: dict[str, int] = {"skip": (page - 1) * limit, "limit": limit}
         else:
             paging = {"page": page, "limit": limit}
@@ -150,13 +161,13 @@ class PageFetcher:
         stats: PullStats,
         parse: Callable[[bytes], T],
         attempts_used: int = 0,
-    ) -> T:
+    ) -> tuple[T, int]:
         """Send ``body`` until ``parse`` accepts the answer or the retries run out.
 
         ``parse`` turns a 200 body into the result, raising :class:`Unreadable` when the
-        body deserves another attempt. ``attempts_used`` counts attempts already spent
-        on this page elsewhere, so that a page is never tried more than
-        ``1 + max_retries`` times in all.
+        body deserves another attempt. Returns the result and the number of attempts
+        made in all. ``attempts_used`` counts attempts already spent on this page
+        elsewhere, so that a page is never tried more than ``1 + max_retries`` times.
         """
         attempts = 1 + self.policy.max_retries
         attempt = attempts_used
@@ -167,7 +178,7 @@ class PageFetcher:
             outcome = await self._attempt(body, page, attempt, stats)
             if isinstance(outcome, Response):
                 try:
-                    return parse(outcome.body)
+                    return parse(outcome.body), attempt
                 except Unreadable as exc:
                     outcome = _Failure(
                         self._connection_error(page, f"a body that is not JSON ({exc})")
@@ -175,8 +186,7 @@ class PageFetcher:
             if not outcome.retryable:
                 raise outcome.error
             if attempt >= attempts:
-                tries = "1 attempt" if attempt == 1 else f"{attempt} attempts"
-                outcome.error.message += f" (gave up after {tries})"
+                outcome.error.message += _gave_up(attempt)
                 logger.warning("page %d failed after %d attempts: %s", page, attempt, outcome.error)
                 raise outcome.error
             delay = self.policy.delay(attempt, outcome.retry_after)
@@ -243,6 +253,12 @@ class PageFetcher:
                 self._throttle.on_rate_limited(retry_after)
         return _Failure(error, retry_after, retryable)
 
+    def unreadable_error(self, page: int, cause: Exception, attempts: int) -> APIConnectionError:
+        """The error for a page whose body stayed unreadable through all its attempts."""
+        return self._connection_error(
+            page, f"a body that is not JSON ({cause})" + _gave_up(attempts)
+        )
+
     def _connection_error(self, page: int, what: str) -> APIConnectionError:
         return APIConnectionError(
             f"page {page}: the server answered 200 with {what}", path=self.path, page=page
@@ -256,6 +272,10 @@ class _Failure:
     error: APIError
     retry_after: float | None = None
     retryable: bool = True
+
+
+def _gave_up(attempts: int) -> str:
+    return f" (gave up after {attempts} attempt{'' if attempts == 1 else 's'})"
 
 
 def _redact(error: APIStatusError, token: str) -> None:

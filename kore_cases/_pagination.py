@@ -36,7 +36,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from ._fetch import PageFetcher, Unreadable, decode_page, looks_like_json
+from ._fetch import PageFetcher, Unreadable, check_page_number, decode_page, looks_like_json
 from ._stats import PullStats
 from .errors import KoreCasesError, PaginationError
 from .models import Case, CasesPage, page_decoder
@@ -48,8 +48,9 @@ logger = logging.getLogger("kore_cases")
 T = TypeVar("T")
 R = TypeVar("R")
 
-# How often a re-read is repeated when its pages still disagree about the total.
-_MAX_REREAD_ROUNDS = 5
+# How often a pull may go back to re-read before it moves past the furthest page
+# checked so far; beyond that the data changes faster than it can be read.
+_MAX_REWINDS = 10
 
 
 class TaskOwner:
@@ -90,16 +91,13 @@ class _Fetched:
 
 async def _fetch(fetcher: PageFetcher, body: bytes, page: int, stats: PullStats) -> _Fetched:
     """Fetch one page and keep it as bytes; only a cheap JSON check is made now."""
-    attempts = 0
 
     def check(data: bytes) -> bytes:
-        nonlocal attempts
-        attempts += 1
         if not looks_like_json(data):
             raise Unreadable("not JSON")
         return data
 
-    data = await fetcher.fetch(body, page=page, stats=stats, parse=check)
+    data, attempts = await fetcher.fetch(body, page=page, stats=stats, parse=check)
     return _Fetched(page, data, attempts)
 
 
@@ -179,22 +177,26 @@ class PageIterator(Generic[T]):
         self._max_items = max_items
         self.stats = PullStats()
         self.resume_page: int = start_page
-        # The server's answers so far.
+        # What the server said: its page size, and the highest page known to exist.
         self._limit: int | None = None
-        self._last_page = start_page  # the highest page known to exist
-        # Fetches in progress, by page number, and the highest page ever scheduled.
+        self._last_page = start_page
+        # Fetches in progress by page number; the highest page scheduled now and ever.
         self._tasks: dict[int, asyncio.Task[_Fetched]] = {}
-        self._side_tasks: set[asyncio.Task[_Fetched]] = set()  # re-reads
         self._scheduled = start_page - 1
+        self._scheduled_high = start_page - 1
         # Decoded pages waiting to be handed out, in order.
         self._ready: deque[CasesPage[T]] = deque()
-        # Continuity check: pages up to _checked were compared with their predecessor;
-        # _checked_total is the total they agreed on. Unordered mode parks the totals of
-        # pages that arrived ahead of the watermark in _arrived_totals.
+        # Continuity: the pages up to _checked hold every case before them in the
+        # snapshot whose totalResults is _checked_total. Unordered mode parks the totals
+        # of pages that arrived ahead of that prefix in _arrived_totals.
         self._checked = start_page - 1
         self._checked_total: int | None = None
+        self._checked_high = start_page - 1
         self._arrived_totals: dict[int, int] = {}
-        self._first_total: int | None = None
+        # While re-reading after the data moved: the total of the snapshot the pages
+        # handed out came from, and the first page not handed out in it.
+        self._rewind: tuple[int, int] | None = None
+        self._rewinds_without_progress = 0
         self._yielded_items = 0
         self._closed = False
         self._exhausted = False
@@ -231,7 +233,7 @@ class PageIterator(Generic[T]):
 
     async def aclose(self) -> None:
         """Stop the pull: cancel the fetches still running and wait for them to end."""
-        tasks = [*self._tasks.values(), *self._side_tasks]
+        tasks = list(self._tasks.values())
         self._abandon()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -239,7 +241,7 @@ class PageIterator(Generic[T]):
     def __del__(self) -> None:
         # `break` out of a plain `async for` drops the iterator without aclose();
         # cancel its fetches so they neither run on nor hold connections.
-        for task in [*getattr(self, "_tasks", {}).values(), *getattr(self, "_side_tasks", ())]:
+        for task in getattr(self, "_tasks", {}).values():
             task.cancel()
 
     @property
@@ -269,14 +271,10 @@ class PageIterator(Generic[T]):
     async def _advance(self) -> None:
         """Bring at least one page closer: take in the next arrival, or end the pull."""
         if self._limit is None:
-            body = self._fetcher.request_body(self._filter_body, self._start_page, self._page_size)
-            page = self._start_page
-            first = await self._fetcher.fetch(
-                body, page=page, stats=self.stats, parse=lambda data: self._decode_bytes(page, data)
-            )
+            first = await self._first_page()
             self._limit = first.limit
-            self._scheduled = self._start_page
-            await self._accept(first)
+            self._scheduled = self._scheduled_high = self._start_page
+            self._accept(first)
             return
         self._fill_window()
         if not self._tasks:
@@ -285,7 +283,30 @@ class PageIterator(Generic[T]):
         page_no = min(self._tasks) if self._ordered else await self._first_done()
         fetched = await self._result(self._tasks[page_no])
         del self._tasks[page_no]
-        await self._accept(await self._decode(fetched))
+        self._accept(await self._decode(fetched))
+
+    async def _first_page(self) -> CasesPage[T]:
+        """Fetch the start page in the consumer's task: its answer plans the pull."""
+        page = self._start_page
+        if self._fetcher.paging == "skip" and page > 1:
+            # skip counts cases, and resume_page counts pages of the server's limit,
+            # which may be smaller than page_size (a clamp): learn the limit first.
+            probe = await self._fetch_now(page, self._page_size, check_page=False)
+            if probe.limit == self._page_size:
+                check_page_number(probe, page)
+                return probe
+            return await self._fetch_now(page, probe.limit)
+        return await self._fetch_now(page, self._page_size)
+
+    async def _fetch_now(self, page: int, limit: int, *, check_page: bool = True) -> CasesPage[T]:
+        body = self._fetcher.request_body(self._filter_body, page, limit)
+        result, _attempts = await self._fetcher.fetch(
+            body,
+            page=page,
+            stats=self.stats,
+            parse=lambda data: self._decode_bytes(page, data, check_page=check_page),
+        )
+        return result
 
     def _fill_window(self) -> None:
         """Schedule fetches until ``window`` pages are in flight or waiting to be read."""
@@ -301,6 +322,9 @@ class PageIterator(Generic[T]):
             self._tasks[self._scheduled] = self._spawn_fetch(self._scheduled)
 
     def _spawn_fetch(self, page: int) -> asyncio.Task[_Fetched]:
+        if page <= self._scheduled_high:
+            self.stats.pages_reread += 1
+        self._scheduled_high = max(self._scheduled_high, page)
         body = self._fetcher.request_body(self._filter_body, page, self._limit or self._page_size)
         # The task must not hold on to `self`: an iterator dropped by `break` has to be
         # collected (its __del__ cancels the fetches) while its fetches still run.
@@ -321,103 +345,105 @@ class PageIterator(Generic[T]):
         # _abandon() cancels anyway.
         await asyncio.wait((task,))
         if task.cancelled():
-            # Not this consumer's cancellation (asyncio.wait would have raised that):
-            # the client was closed under the pull.
-            raise RuntimeError("the CasesClient was closed while this pull was running")
+            # Not this consumer's cancellation (asyncio.wait would have raised that).
+            raise RuntimeError(
+                "this pull was stopped (aclose() or the client's exit) while a page was awaited"
+            )
         return task.result()
 
     async def _decode(self, fetched: _Fetched) -> CasesPage[T]:
         """Decode a fetched page; a body still malformed is fetched again (retry budget)."""
-        try:
-            return self._decode_bytes(fetched.page, fetched.body)
-        except Unreadable:
-            pass
         page = fetched.page
+        try:
+            return self._decode_bytes(page, fetched.body)
+        except Unreadable as exc:
+            if fetched.attempts >= 1 + self._fetcher.policy.max_retries:
+                raise self._fetcher.unreadable_error(page, exc, fetched.attempts) from None
         body = self._fetcher.request_body(self._filter_body, page, self._limit or self._page_size)
-        return await self._fetcher.fetch(
+        result, _attempts = await self._fetcher.fetch(
             body,
             page=page,
             stats=self.stats,
             parse=lambda data: self._decode_bytes(page, data),
             attempts_used=fetched.attempts,
         )
+        return result
 
-    def _decode_bytes(self, page: int, body: bytes) -> CasesPage[T]:
-        result: CasesPage[T] = decode_page(body, self._decoder, page=page, path=self._fetcher.path)
+    def _decode_bytes(self, page: int, body: bytes, *, check_page: bool = True) -> CasesPage[T]:
+        result: CasesPage[T] = decode_page(
+            body, self._decoder, page=page, path=self._fetcher.path, check_page=check_page
+        )
         return result
 
     # -- continuity, data changes and dedupe --------------------------------------
 
-    async def _accept(self, page: CasesPage[T]) -> None:
-        """Take a decoded page in: check it continues the pages before, queue it."""
+    def _accept(self, page: CasesPage[T]) -> None:
+        """Take a decoded page in: queue it if it continues the pages before it."""
         self._note(page)
         if self._ordered:
-            reread = await self._check(page.page, page.total_results)
-            for each in reread or [page]:
-                self._queue(each)
+            if self._continues(page.page, page.total_results):
+                self._queue(page)
             return
+        # Unordered: hand pages out as they come (dedupe guards against repeats), and
+        # check continuity in page order as the contiguous prefix grows.
         self._queue(page)
-        # Pages arrive out of order: check continuity as the contiguous prefix grows.
         self._arrived_totals[page.page] = page.total_results
         while self._checked + 1 in self._arrived_totals:
             page_no = self._checked + 1
-            for each in await self._check(page_no, self._arrived_totals.pop(page_no)) or []:
-                self._queue(each)
+            if not self._continues(page_no, self._arrived_totals.pop(page_no)):
+                break
 
-    async def _check(self, page_no: int, total: int) -> list[CasesPage[T]] | None:
-        """Advance the checked prefix to ``page_no``; re-read around it if the data moved.
+    def _continues(self, page_no: int, total: int) -> bool:
+        """Extend the checked prefix to ``page_no``, or rewind if the data moved.
 
-        Returns the re-read pages, or ``None`` when ``page_no`` continues the pages
-        before it (same ``totalResults``, so the same snapshot of the data).
-        """
-        pages = None
-        if self._checked_total is not None and total != self._checked_total:
-            if self._first_total is not None:
-                logger.warning(
-                    "totalResults changed during the pull: %d at the start, %d at page %d; "
-                    "re-reading the pages the change could have shifted cases across",
-                    self._first_total,
-                    total,
-                    page_no,
-                )
-            pages = await self._reread(page_no, abs(total - self._checked_total))
-            total = pages[-1].total_results
-        if self._first_total is None:
-            self._first_total = total
-        self._checked, self._checked_total = page_no, total
-        return pages
-
-    async def _reread(self, page_no: int, shift: int) -> list[CasesPage[T]]:
-        """Read ``page_no`` and the pages a shift of ``shift`` cases spans, in one snapshot.
-
-        Cases not yet handed out sit at most ``shift`` places before where they were, so
-        the pages from ``page_no - ceil(shift / limit)`` to ``page_no`` hold them all,
-        provided every one of those pages comes from the same snapshot.
+        Cases not yet handed out sit at most ``|total - base|`` places before where they
+        were in the snapshot the earlier pages came from (``base``), so reading again
+        from ``ceil(|total - base| / limit)`` pages back, all in one snapshot, finds
+        every one of them.
         """
         limit = self._limit or self._page_size
-        for _ in range(_MAX_REREAD_ROUNDS):
-            first = max(1, page_no - max(1, math.ceil(shift / limit)))
-            tasks = [self._spawn_fetch(p) for p in range(first, page_no + 1)]
-            self._side_tasks.update(tasks)
-            try:
-                pages = [await self._decode(await self._result(t)) for t in tasks]
-            finally:
-                self._side_tasks.difference_update(tasks)
-            self.stats.pages_reread += len(pages)
-            totals = sorted({p.total_results for p in pages})
-            for each in pages:
-                self._note(each)
-            if len(totals) == 1:
-                return pages
-            # Still moving: widen the span by how far the totals now disagree.
-            checked = self._checked_total if self._checked_total is not None else totals[0]
-            shift = max(shift, totals[-1] - totals[0], abs(totals[-1] - checked))
-        raise PaginationError(
-            f"the data kept changing while pages {page_no - 1} and {page_no} were read again "
-            f"{_MAX_REREAD_ROUNDS} times; for a stable result set, pin end_date to the time "
-            "the pull started",
-            page=page_no,
+        if self._rewind is not None:
+            base, resume_at = self._rewind
+            needed = max(1, resume_at - math.ceil(abs(total - base) / limit))
+            if page_no > needed:  # the data moved again: this read starts too late
+                self._rewind_to(needed, base, resume_at, total)
+                return False
+            self._rewind = None
+        elif self._checked_total is not None and total != self._checked_total:
+            first = max(1, page_no - math.ceil(abs(total - self._checked_total) / limit))
+            self._rewind_to(first, self._checked_total, page_no, total)
+            return False
+        self._checked, self._checked_total = page_no, total
+        if page_no > self._checked_high:
+            self._checked_high = page_no
+            self._rewinds_without_progress = 0
+        return True
+
+    def _rewind_to(self, first: int, base: int, resume_at: int, total: int) -> None:
+        """Drop what is in flight and fetch again from page ``first``."""
+        self._rewinds_without_progress += 1
+        if self._rewinds_without_progress > _MAX_REWINDS:
+            raise PaginationError(
+                f"totalResults kept changing ({base} -> {total}) while page {resume_at} was "
+                f"read again {_MAX_REWINDS} times; for a stable result set, pin end_date to "
+                "the time the pull started",
+                page=resume_at,
+            )
+        logger.warning(
+            "totalResults changed during the pull: %d, then %d at page %d; "
+            "reading again from page %d",
+            base,
+            total,
+            resume_at,
+            first,
         )
+        for task in self._tasks.values():
+            task.cancel()  # fetched before the change: their pages may be stale
+        self._tasks.clear()
+        self._arrived_totals.clear()
+        self._scheduled = self._checked = first - 1
+        self._checked_total = None
+        self._rewind = (base, resume_at)
 
     def _note(self, page: CasesPage[T]) -> None:
         """Learn from a page's metadata how far the pull goes."""
@@ -437,17 +463,19 @@ class PageIterator(Generic[T]):
     def _queue(self, page: CasesPage[T]) -> None:
         """Queue a page for the consumer, without the cases already handed out."""
         if self._ids is not None and self._case_id is not None:
-            keys = [hash(self._case_id(case)) for case in page.results]
-            if not self._ids.isdisjoint(keys):
-                kept = []
-                for key, case in zip(keys, page.results, strict=True):
-                    if key not in self._ids:
-                        kept.append(case)
-                        self._ids.add(key)
-                self.stats.duplicates_dropped += len(keys) - len(kept)
+            kept = []
+            for case in page.results:
+                case_id = self._case_id(case)
+                if case_id is None:
+                    kept.append(case)  # nothing to dedupe on: never drop a case for it
+                    continue
+                key = hash(case_id)
+                if key not in self._ids:
+                    self._ids.add(key)
+                    kept.append(case)
+            if len(kept) != len(page.results):
+                self.stats.duplicates_dropped += len(page.results) - len(kept)
                 page.results = kept
-            else:
-                self._ids.update(keys)
         if page.results:
             self._ready.append(page)
 
@@ -458,10 +486,9 @@ class PageIterator(Generic[T]):
         self._closed = True
         if self.stats.finished is None:
             self.stats.finished = time.monotonic()
-        for task in [*self._tasks.values(), *self._side_tasks]:
+        for task in self._tasks.values():
             task.cancel()
         self._tasks.clear()
-        self._side_tasks.clear()
         self._ready.clear()
 
 
@@ -495,7 +522,8 @@ class CaseIterator(Generic[T]):
     def resume_page(self) -> int:
         """The page to pass as ``start_page=`` to continue: all before it were yielded."""
         if self._current_page is not None and self._index < len(self._current):
-            return self._current_page
+            # Unordered pulls may hand out a page while an earlier one is still missing.
+            return min(self._current_page, self._pages.resume_page)
         return self._pages.resume_page
 
     def __aiter__(self) -> CaseIterator[T]:

@@ -97,14 +97,17 @@ class Transport:
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
         limit = self._max_response_bytes
-        if resp.content_length is not None and resp.content_length > limit:
+        # Content-Length counts what is on the wire; a compressed body grows when read.
+        identity = resp.headers.get("Content-Encoding", "identity").lower() == "identity"
+        length = resp.content_length
+        if length is not None and length > limit:
             raise ResponseTooLargeError(
-                f"the response announces {resp.content_length} bytes, more than "
+                f"the response announces {length} bytes, more than "
                 f"max_response_bytes={limit}; refused without reading it"
             )
-        if resp.content_length is not None:
+        if length is not None and identity:
             return await resp.read()
-        # No length announced (chunked): read up to one byte past the limit, no further.
+        # Length unknown or compressed: count the decoded bytes, stop one past the limit.
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(256 * 1024):

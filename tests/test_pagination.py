@@ -386,5 +386,5 @@ def _other_tasks() -> list[asyncio.Task[Any]]:
     return [
         t
         for t in asyncio.all_tasks()
-        if not t.done() and "_spawn_fetch" in getattr(t.get_coro(), "__qualname__", "")
+        if not t.done() and getattr(t.get_coro(), "__qualname__", "") == "_fetch"
     ]
