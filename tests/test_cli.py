@@ -14,9 +14,10 @@ import io
 import json
 import os
 import re
+import shlex
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from kore_cases import CaseFilter, CasesClient, JwtAuth
-from kore_cases import cli as cli_module
-from kore_cases.cli import main
+from kore_cases._export import CaseExport
+from kore_cases.cli import _commands, _export_command, main
 from kore_cases.testing import FakeKoreServer
 
 CASES = 237  # not a multiple of the page sizes used
@@ -134,6 +135,20 @@ async def test_demo_without_rich_names_the_extra(
     assert "pip install 'kore-cases[cli]'" in err
 
 
+async def test_the_command_imports_and_helps_without_rich() -> None:
+    code = (
+        "import sys; sys.modules['rich'] = None; from kore_cases.cli import main; "
+        "sys.exit(main(['export', '--help']))"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_clean_env(),
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), SUBPROCESS_TIMEOUT)
+    assert proc.returncode == 0, err
+    assert b"--resume" in out
+
+
 # -- export ---------------------------------------------------------------------------
 
 
@@ -227,39 +242,20 @@ async def test_count_prints_total_results(
     assert 0 < len(expected) < CASES
 
 
-async def test_a_failed_export_leaves_nothing_and_says_how_to_resume(
-    server: FakeKoreServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    target = tmp_path / "cases.csv"
-    argv = ["export", *connection(server), "--page-size", str(PAGE), "-o", str(target)]
-    argv += ["--no-rate-limit"]
-    # Two attempts per page with --max-retries 1: page 3 fails both, then recovers.
-    server.schedule_faults(3, "503", "503")
-    assert await run_main(*argv, "--max-retries", "1") == 1
-    assert listing(tmp_path) == []
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert err.startswith("kore-cases: error: HTTP 503")
-    assert "--start-page 3" in err
-
-    assert await run_main(*argv, "--max-retries", "1", "--start-page", "3") == 0
-    assert read_ids(target, "csv") == server.case_ids()[2 * PAGE :]
-
-
-async def test_interrupting_an_export_removes_its_temporary_file(
+async def test_interrupting_an_export_before_a_page_is_complete_leaves_nothing(
     server: FakeKoreServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    write = cli_module.CaseExport.write
+    write = CaseExport.write
 
     def write_then_interrupt(self: Any, case: dict[str, Any]) -> None:
         write(self, case)
-        if self.count == 50:
+        if self.count == 50:  # the last case of page 1, before the page is marked complete
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module.CaseExport, "write", write_then_interrupt)
+    monkeypatch.setattr(CaseExport, "write", write_then_interrupt)
     target = tmp_path / "cases.jsonl"
     assert await run_main("export", *connection(server), "-o", str(target)) == 130
     assert listing(tmp_path) == []
@@ -272,12 +268,338 @@ async def test_export_with_a_progress_bar(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(cli_module, "_progress_wanted", lambda args: True)
+    monkeypatch.setattr(_export_command._output, "progress_wanted", lambda args: True)
     target = tmp_path / "cases.jsonl"
     argv = ["export", *connection(server), "--start-page", "2", "--max-items", "60"]
     assert await run_main(*argv, "-o", str(target)) == 0
     assert read_ids(target, "jsonl") == server.case_ids()[50:110]
     assert "Exporting" in capsys.readouterr().err
+
+
+# -- resuming a file export -----------------------------------------------------------
+
+
+def export_argv(server: FakeKoreServer, target: Path, *more: str) -> list[str]:
+    """An export to ``target`` in pages of PAGE."""
+    flags = ["--page-size", str(PAGE), "--no-rate-limit", "-o", str(target)]
+    return ["export", *connection(server), *flags, *more]
+
+
+def side_file(target: Path, suffix: str) -> Path:
+    return target.with_name(target.name + suffix)
+
+
+def partial_ids(target: Path, fmt: str) -> list[str]:
+    """The ids in FILE.partial: raw cases for JSONL, flat rows for CSV and Parquet."""
+    key = "_id" if fmt == "jsonl" else "id"
+    lines = side_file(target, ".partial").read_bytes().splitlines()
+    return [msgspec.json.decode(line)[key] for line in lines]
+
+
+def record(target: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(side_file(target, ".partial.json").read_text())
+    return data
+
+
+def resume_argv(err: str, monkeypatch: pytest.MonkeyPatch, server: FakeKoreServer) -> list[str]:
+    """The command the error line says to type, split and expanded as a shell would."""
+    command = err.split("resume with: ", 1)[1].strip()
+    monkeypatch.setenv("KORE_CLIENT_SECRET", server.client_secret)  # the user's shell has it
+    words = [os.path.expandvars(word) for word in shlex.split(command)]
+    assert words[:2] == ["kore-cases", "export"]
+    assert words[-1] == "--resume"
+    return words[1:]
+
+
+async def fail_at_page_3(
+    server: FakeKoreServer, target: Path, *more: str, retries: int = 0
+) -> None:
+    """The export fails at page 3: every attempt it makes there gets a 500, the next succeed."""
+    server.schedule_faults(3, *["500"] * (retries + 1))
+    argv = export_argv(server, target, "--max-retries", str(retries), *more)
+    assert await run_main(*argv) == 1
+
+
+def fetched_pages(server: FakeKoreServer, since: int) -> list[int]:
+    """The pages of PAGE cases asked for since request ``since`` (count() asks for 1 case)."""
+    return [r.body["page"] for r in server.request_log[since:] if r.body.get("limit") == PAGE]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+async def test_a_failed_export_keeps_its_complete_pages_and_the_command_resumes_it(
+    server: FakeKoreServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fmt: str,
+) -> None:
+    target = tmp_path / f"cases.{fmt}"
+    await fail_at_page_3(server, target, retries=1)
+    assert listing(tmp_path) == [f"cases.{fmt}.partial", f"cases.{fmt}.partial.json"]
+    assert partial_ids(target, fmt) == server.case_ids()[: 2 * PAGE]
+    assert record(target)["next_page"] == 3
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("kore-cases: error: HTTP 500")
+    assert (
+        f"; failed at page 3; 40 cases kept in {target}.partial; "
+        "resume with: kore-cases export --host "
+    ) in err
+    assert server.client_secret not in err  # the command names $KORE_CLIENT_SECRET instead
+
+    before = len(server.request_log)
+    assert await run_main(*resume_argv(err, monkeypatch, server)) == 0
+    assert read_ids(target, fmt) == server.case_ids()  # in order, none twice, none missing
+    assert listing(tmp_path) == [target.name]
+    assert fetched_pages(server, before) == list(range(3, 13))  # nothing kept is fetched again
+    summary = capsys.readouterr().err
+    assert f"wrote {CASES} cases to {target}: 40 from {target}.partial, 197 fetched" in summary
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+async def test_ctrl_c_mid_page_keeps_only_the_complete_pages(
+    server: FakeKoreServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fmt: str,
+) -> None:
+    write = CaseExport.write
+
+    def write_then_interrupt(self: Any, case: dict[str, Any]) -> None:
+        write(self, case)
+        if self.count == 2 * PAGE + 5:  # five cases into page 3
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(CaseExport, "write", write_then_interrupt)
+    target = tmp_path / f"cases.{fmt}"
+    assert await run_main(*export_argv(server, target)) == 130
+    # The five cases of page 3 were cut off: the resume fetches page 3 whole.
+    assert partial_ids(target, fmt) == server.case_ids()[: 2 * PAGE]
+    assert record(target)["next_page"] == 3
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"kore-cases: interrupted at page 3; 40 cases kept in {target}.partial; "
+        "resume with: kore-cases export "
+    )
+
+    monkeypatch.setattr(CaseExport, "write", write)
+    assert await run_main(*resume_argv(err, monkeypatch, server)) == 0
+    assert read_ids(target, fmt) == server.case_ids()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    for _ in range(int(SUBPROCESS_TIMEOUT / 0.005)):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("timed out")
+
+
+async def test_a_real_ctrl_c_keeps_the_complete_pages(tmp_path: Path) -> None:
+    target = tmp_path / "cases.jsonl"
+    async with FakeKoreServer(cases=CASES, seed=3, latency=0.05) as server:
+        argv = export_argv(server, target, "--concurrency", "1")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "kore_cases", *argv,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_clean_env(),
+        )  # fmt: skip
+        try:
+            await until(lambda: len(server.request_log) >= 4)  # pages 1 to 3 are in
+            proc.send_signal(signal.SIGINT)
+            _, err = await asyncio.wait_for(proc.communicate(), SUBPROCESS_TIMEOUT)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        assert proc.returncode == 130, err
+        kept = partial_ids(target, "jsonl")
+        assert kept == server.case_ids()[: len(kept)]
+        assert kept
+        assert len(kept) % PAGE == 0  # whole pages only
+        pages = len(kept) // PAGE
+        message = f"interrupted at page {pages + 1}; {len(kept)} cases kept in {target}.partial"
+        assert err.decode().startswith(f"kore-cases: {message}; resume with: ")
+
+        assert await run_main(*export_argv(server, target, "--resume")) == 0
+        assert read_ids(target, "jsonl") == server.case_ids()
+
+
+async def test_the_resume_command_repeats_every_flag(
+    server: FakeKoreServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = tmp_path / "open cases.csv"  # a name the shell must get quoted
+    flags = ["--status", "open", "--status", "in progress", "--since", "2023-01-01"]
+    flags += ["--timeout", "5", "--rate-limit", "1000/1", "--unresolved", "-q"]
+    query = {"status": ["open", "in progress"], "startDate": "2023-01-01", "unresolved": True}
+    assert len(server.case_ids(query)) > 2 * PAGE
+    server.schedule_faults(3, "500")
+    argv = ["export", *connection(server), "--page-size", str(PAGE), "--max-retries", "0"]
+    assert await run_main(*argv, "-o", str(target), *flags) == 1
+    err = capsys.readouterr().err
+    command = err.split("resume with: ", 1)[1]
+    assert '--client-secret "$KORE_CLIENT_SECRET" --page-size 20 --max-retries 0' in command
+    assert "--timeout 5 --rate-limit 1000/1 --status open --status 'in progress'" in command
+    assert "--unresolved --since 2023-01-01 --output " in command
+    assert f"--output {shlex.quote(str(target))} --quiet --resume" in command
+    assert await run_main(*resume_argv(err, monkeypatch, server)) == 0
+    assert read_ids(target, "csv") == server.case_ids(query)
+    assert capsys.readouterr().err == ""  # --quiet was repeated
+
+
+async def test_an_earlier_partial_is_neither_overwritten_nor_reused_silently(
+    server: FakeKoreServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "cases.csv"
+    await fail_at_page_3(server, target)
+    kept = side_file(target, ".partial").read_bytes()
+    capsys.readouterr()
+    before = len(server.request_log)
+
+    assert await run_main(*export_argv(server, target)) == 2
+    err = capsys.readouterr().err
+    assert (
+        f"{target}.partial holds 40 cases of an earlier export that stopped at page 3: add "
+        "--resume to continue it, or --restart to discard it and start over"
+    ) in err
+    assert side_file(target, ".partial").read_bytes() == kept
+    assert not target.exists()
+    assert len(server.request_log) == before
+
+    # --start-page at the page it stopped at continues it, as the old hint said.
+    assert await run_main(*export_argv(server, target, "--start-page", "3")) == 0
+    assert read_ids(target, "csv") == server.case_ids()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--status", "open"], 'the filters {} then, {"status":["open"]} now'),
+        (["--page-size", "25"], "--page-size 20 then, 25 now"),
+        (["--format", "jsonl"], "--format csv then, jsonl now"),
+        (["--max-items", "100"], "--max-items none then, 100 now"),
+        (["--start-page", "2"], "it continues at page 3, not --start-page 2"),
+    ],
+)
+async def test_resuming_with_other_settings_is_a_usage_error(
+    server: FakeKoreServer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flags: list[str],
+    message: str,
+) -> None:
+    target = tmp_path / "cases.csv"
+    await fail_at_page_3(server, target)
+    kept = side_file(target, ".partial").read_bytes()
+    capsys.readouterr()
+    assert await run_main(*export_argv(server, target, *flags, "--resume")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"kore-cases: error: {target}.partial is from an export with other")
+    assert message in err
+    assert "or --restart to discard it" in err
+    assert side_file(target, ".partial").read_bytes() == kept
+
+
+async def test_restart_discards_the_partial(
+    server: FakeKoreServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "cases.parquet"
+    await fail_at_page_3(server, target)
+    before = len(server.request_log)
+    assert await run_main(*export_argv(server, target, "--restart")) == 0
+    assert read_ids(target, "parquet") == server.case_ids()
+    assert listing(tmp_path) == [target.name]
+    assert fetched_pages(server, before) == list(range(1, 13))
+    assert f"wrote {CASES} cases (12 pages) to {target}" in capsys.readouterr().err
+
+
+async def test_resume_needs_a_partial_and_a_file(
+    server: FakeKoreServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "cases.jsonl"
+    assert await run_main(*export_argv(server, target, "--resume")) == 2
+    assert f"nothing to resume: there is no {target}.partial" in capsys.readouterr().err
+    assert await run_main("export", *connection(server), "-o", "-", "--restart") == 2
+    assert "--start-page N >> FILE" in capsys.readouterr().err
+    assert await run_main("export", "--resume", "--restart") == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert server.request_log == []
+
+
+async def test_resuming_after_new_cases_arrived_repeats_and_loses_nothing(
+    server: FakeKoreServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = tmp_path / "cases.jsonl"
+    expected = server.case_ids()
+    await fail_at_page_3(server, target)
+    err = capsys.readouterr().err
+    # Newest first: five new cases push every kept case five places down, so the
+    # first cases of page 3 now are the last ones the partial holds.
+    server.add_cases(5)
+    before = len(server.request_log)
+    assert await run_main(*resume_argv(err, monkeypatch, server)) == 0
+    assert read_ids(target, "jsonl") == expected
+    err = capsys.readouterr().err
+    assert f"237 cases matched when {target}.partial was written, 242 now" in err
+    assert fetched_pages(server, before)[0] == 2  # one page earlier: the change spans 5 cases
+
+
+async def test_a_partial_longer_than_its_record_is_cut_back_on_resume(
+    server: FakeKoreServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As a killed export leaves it: bytes written after the last record are dropped."""
+    target = tmp_path / "cases.jsonl"
+    await fail_at_page_3(server, target)
+    with side_file(target, ".partial").open("ab") as partial:
+        partial.write(b'{"_id": "half a ca')
+    assert await run_main(*export_argv(server, target, "--resume")) == 0
+    assert read_ids(target, "jsonl") == server.case_ids()
+
+
+async def test_a_damaged_partial_names_restart(
+    server: FakeKoreServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "cases.jsonl"
+    await fail_at_page_3(server, target)
+    partial = side_file(target, ".partial")
+    partial.write_bytes(b"#" + partial.read_bytes()[1:])
+    capsys.readouterr()
+    assert await run_main(*export_argv(server, target, "--resume")) == 2
+    err = capsys.readouterr().err
+    assert f"{partial} is damaged at line 1; --restart discards it and starts over" in err
+    assert await run_main(*export_argv(server, target, "--restart")) == 0
+    assert read_ids(target, "jsonl") == server.case_ids()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "hint"),
+    [
+        (
+            "jsonl",
+            "run the same export with --start-page 3 --max-items 60 and append its output (>>)",
+        ),
+        (
+            "csv",
+            "nothing was written (a table is written at the end); "
+            "export to a file with -o FILE to be able to resume",
+        ),
+    ],
+)
+async def test_a_failed_export_to_stdout_says_what_was_written(
+    server: FakeKoreServer, capsys: pytest.CaptureFixture[str], fmt: str, hint: str
+) -> None:
+    await fail_at_page_3(server, Path("-"), "--format", fmt, "--max-items", "100")
+    out, err = capsys.readouterr()
+    expected = server.case_ids()[: 2 * PAGE] if fmt == "jsonl" else []
+    assert [json.loads(line)["_id"] for line in out.splitlines()] == expected
+    assert err.count("\n") == 1
+    assert err.rstrip().endswith(hint)
 
 
 # -- errors ---------------------------------------------------------------------------
@@ -348,7 +670,7 @@ async def test_unwritable_output_fails_before_any_request(
 ) -> None:
     target = tmp_path / "missing-dir" / "cases.jsonl"
     assert await run_main("export", *connection(server), "-o", str(target)) == 1
-    assert "No such file or directory" in capsys.readouterr().err
+    assert f"{target}: No such file or directory" in capsys.readouterr().err
     assert server.request_log == []
 
 
@@ -396,7 +718,7 @@ async def test_serve_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> 
 
 async def test_serve_tells_people_how_to_connect(server: FakeKoreServer) -> None:
     out = io.StringIO()
-    cli_module._announce(server, argparse.Namespace(json=False), out)
+    _commands.announce(server, argparse.Namespace(json=False), out)
     text = out.getvalue()
     assert text.startswith(f"Fake Kore.ai server on {server.url} with {CASES} cases")
     assert f"client secret  {server.client_secret}" in text

@@ -14,8 +14,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from kore_cases import _export
-from kore_cases._export import COLUMNS, CaseExport, MissingExtraError, flat_row, format_for_path
+from kore_cases._export import (
+    COLUMNS,
+    CaseExport,
+    MissingExtraError,
+    PartialError,
+    _formats,
+    flat_row,
+    format_for_path,
+    partial_path,
+    read_partial,
+)
 
 SAMPLE = Path(__file__).parent / "data" / "sample_response.json"
 
@@ -152,8 +161,8 @@ def test_a_failed_export_leaves_the_old_file_and_no_temp_file(
     target.write_bytes(b"previous export")
     with pytest.raises(RuntimeError, match="boom"), CaseExport(target, fmt) as export:
         export.write(sample)
-        assert len(listing(tmp_path)) == 2  # the temporary file sits beside the target
-        raise RuntimeError("boom")
+        assert len(listing(tmp_path)) == 2  # the partial sits beside the target
+        raise RuntimeError("boom")  # before any page was complete: nothing worth keeping
     assert listing(tmp_path) == [target.name]
     assert target.read_bytes() == b"previous export"
 
@@ -198,14 +207,14 @@ def test_stream_output(sample: dict[str, Any], fmt: Any) -> None:
 
 
 def test_missing_pyarrow_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    real_import = _export.importlib.import_module
+    real_import = _formats.importlib.import_module
 
     def no_pyarrow(name: str, package: str | None = None) -> Any:
         if name.startswith("pyarrow"):
             raise ImportError(name)
         return real_import(name, package)
 
-    monkeypatch.setattr(_export.importlib, "import_module", no_pyarrow)
+    monkeypatch.setattr(_formats.importlib, "import_module", no_pyarrow)
     with pytest.raises(MissingExtraError, match=r"pip install 'kore-cases\[parquet\]'"):
         CaseExport(tmp_path / "c.parquet", "parquet")
     assert listing(tmp_path) == []
@@ -214,3 +223,141 @@ def test_missing_pyarrow_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_pa
 def test_write_outside_the_block_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="context manager"):
         CaseExport(tmp_path / "c.jsonl", "jsonl").write({"_id": "x"})
+
+
+# -- partials: keeping the complete pages, and resuming ---------------------------------
+
+
+def partial_lines(target: Path) -> list[dict[str, Any]]:
+    return [msgspec.json.decode(line) for line in partial_path(target).read_bytes().splitlines()]
+
+
+def read_rows(target: Path, fmt: str) -> list[dict[str, Any]]:
+    if fmt == "jsonl":
+        return [msgspec.json.decode(line) for line in target.read_bytes().splitlines()]
+    if fmt == "csv":
+        with target.open(newline="", encoding="utf-8") as f:
+            return list(csv.DictReader(f))
+    rows: list[dict[str, Any]] = pq.read_table(target).to_pylist()
+    return rows
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_a_failed_export_keeps_its_complete_pages(
+    tmp_path: Path, sample: dict[str, Any], fmt: Any
+) -> None:
+    cases = make_cases(sample, 6)
+    target = tmp_path / f"cases.{fmt}"
+    target.write_bytes(b"previous export")
+    settings = {"filters": {"status": ["open"]}}
+    with pytest.raises(RuntimeError), CaseExport(target, fmt, settings=settings) as export:
+        for case in cases[:3]:
+            export.write(case)
+        export.end_page(2, total_results=6, page_limit=3)
+        export.write(cases[3])  # page 2 is not complete when the export fails
+        raise RuntimeError("boom")
+    assert target.read_bytes() == b"previous export"
+    assert listing(tmp_path) == [
+        target.name,
+        f"{target.name}.partial",
+        f"{target.name}.partial.json",
+    ]
+    kept = read_partial(target)
+    assert kept == export.kept
+    assert kept is not None
+    assert (kept.next_page, kept.cases, kept.total_results, kept.page_limit) == (2, 3, 6, 3)
+    assert kept.settings == settings
+    key = "_id" if fmt == "jsonl" else "id"
+    assert [line[key] for line in partial_lines(target)] == ["ci-0000", "ci-0001", "ci-sparse"]
+    assert partial_path(target).stat().st_size == kept.size
+
+    with CaseExport(target, fmt, resume=kept) as export:
+        assert len(export.resumed_ids) == 3
+        assert hash("ci-0001") in export.resumed_ids
+        assert export.count == 3
+        for case in cases[3:]:
+            export.write(case)
+    assert export.count == 6
+    assert listing(tmp_path) == [target.name]
+    rows = read_rows(target, fmt)
+    assert [row[key] for row in rows] == [c["_id"] for c in cases]
+    if fmt != "jsonl":  # the field column seen in the first run is still there, in place
+        assert list(rows[0])[len(COLUMNS) :] == [
+            "field:title", "field:description", "field:dueDate", "field:region"
+        ]  # fmt: skip
+
+
+def test_the_record_is_written_at_the_first_page_and_then_at_most_once_a_second(
+    tmp_path: Path, sample: dict[str, Any]
+) -> None:
+    """So that a killed export (no cleanup at all) can still be continued."""
+    target = tmp_path / "cases.jsonl"
+    record = tmp_path / "cases.jsonl.partial.json"
+    with CaseExport(target, "jsonl") as export:
+        export.write(sample)
+        assert not record.exists()
+        export.end_page(2)
+        first = read_partial(target)
+        assert first is not None
+        assert (first.next_page, first.cases) == (2, 1)
+        export.write(sample)
+        export.end_page(3)
+        assert read_partial(target) == first  # not a second later yet
+    assert listing(tmp_path) == ["cases.jsonl"]
+
+
+def test_resuming_cuts_what_the_record_does_not_cover(
+    tmp_path: Path, sample: dict[str, Any]
+) -> None:
+    target = tmp_path / "cases.jsonl"
+    with pytest.raises(KeyboardInterrupt), CaseExport(target, "jsonl") as export:
+        export.write(sample)
+        export.end_page(2)
+        raise KeyboardInterrupt
+    with partial_path(target).open("ab") as partial:
+        partial.write(b'{"_id": "a case cut sh')  # as a killed process leaves it
+    kept = read_partial(target)
+    assert kept is not None
+    with CaseExport(target, "jsonl", resume=kept):
+        pass
+    assert read_rows(target, "jsonl") == [sample]
+
+
+def test_partials_that_cannot_be_continued(tmp_path: Path, sample: dict[str, Any]) -> None:
+    target = tmp_path / "cases.jsonl"
+    partial, record = partial_path(target), tmp_path / "cases.jsonl.partial.json"
+    assert read_partial(target) is None
+
+    record.write_text("{}")
+    assert read_partial(target) is None  # a record without data is dropped
+    assert not record.exists()
+
+    partial.write_bytes(b"")
+    with pytest.raises(PartialError, match="has no record"):
+        read_partial(target)
+
+    record.write_text("not json")
+    with pytest.raises(PartialError, match="cannot be read"):
+        read_partial(target)
+
+    record.write_text('{"format": "jsonl", "next_page": 2, "cases": 1, "size": 10}')
+    with pytest.raises(PartialError, match=r"shorter than its record says \(0 < 10 bytes\)"):
+        read_partial(target)
+
+    partial.write_bytes(b"[1, 2, 3]\n")  # 10 bytes, one line, not a case
+    kept = read_partial(target)
+    assert kept is not None
+    with (
+        pytest.raises(PartialError, match="damaged at line 1"),
+        CaseExport(target, "jsonl", resume=kept),
+    ):
+        pass
+    assert partial.exists()  # still there to --restart
+
+
+def test_a_new_export_never_writes_over_a_partial(tmp_path: Path) -> None:
+    target = tmp_path / "cases.csv"
+    partial_path(target).write_bytes(b"someone else's")
+    with pytest.raises(FileExistsError), CaseExport(target, "csv"):
+        pass
+    assert partial_path(target).read_bytes() == b"someone else's"

@@ -1,0 +1,314 @@
+"""Where the bytes go (a stream, or FILE.partial turned into FILE), and CaseExport."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from ._formats import FORMATS, ExportFormat, Table, import_pyarrow, open_writer
+from ._partial import (
+    Partial,
+    discard_partial,
+    kept_ids,
+    partial_path,
+    record_path,
+    write_record,
+)
+
+__all__ = ["CaseExport"]
+
+_BUFFER = 1024 * 1024
+_CHECKPOINT_SECONDS = 1.0
+
+
+class _AtomicFile:
+    """A hidden temporary file beside ``path``, moved over ``path`` on :meth:`commit`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        fd, temp = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".part", text=False
+        )
+        self.temp = Path(temp)
+        # mkstemp makes the file 0600; give the result the mode a plain open() would.
+        with contextlib.suppress(OSError):
+            os.chmod(fd, 0o666 & ~_umask())
+        self.file: IO[bytes] = open(fd, "wb", buffering=_BUFFER)  # noqa: SIM115 (closed in commit/abort)
+
+    def commit(self) -> None:
+        self.file.flush()
+        os.fsync(self.file.fileno())  # the data must be on disk before the name points at it
+        self.file.close()
+        os.replace(self.temp, self.path)
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self.file.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.temp.unlink()
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it; set it straight back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+class _StreamSink:
+    """A binary stream (standard output): JSONL written through, a table at the end."""
+
+    resumed_ids: AbstractSet[int] = frozenset()
+
+    def __init__(self, stream: IO[bytes], fmt: ExportFormat, row_group_size: int) -> None:
+        self._stream = stream
+        # Anonymous: the spool disappears with the process, however it ends.
+        self._spool: IO[bytes] | None = None
+        if fmt != "jsonl":
+            self._spool = tempfile.TemporaryFile(buffering=_BUFFER)  # noqa: SIM115 (closed in finish/fail)
+        try:
+            self.writer = open_writer(fmt, self._spool or stream, (), row_group_size)
+        except BaseException:
+            self._close_spool()
+            raise
+
+    def end_page(self, next_page: int, count: int, total: int | None, limit: int | None) -> None:
+        """Nothing to record: what went to the stream is gone."""
+
+    def finish(self) -> None:
+        try:
+            if isinstance(self.writer, Table):
+                self.writer.write_table(self._stream)
+            self._stream.flush()
+        finally:
+            self._close_spool()
+
+    def fail(self) -> Partial | None:
+        self._close_spool()
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.flush()
+        return None
+
+    def _close_spool(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+
+
+class _PartialSink:
+    """``FILE.partial`` and its record; ``FILE`` is made from them on success."""
+
+    def __init__(
+        self,
+        target: Path,
+        fmt: ExportFormat,
+        row_group_size: int,
+        settings: dict[str, Any],
+        resume: Partial | None,
+    ) -> None:
+        if target.is_dir():
+            raise IsADirectoryError(f"{target} is a directory; give a file name")
+        self._target = target
+        self._path = partial_path(target)
+        self._format: ExportFormat = fmt
+        self._settings = settings
+        # What a failure keeps, and what the record on disk says.
+        self._committed = self._recorded = resume
+        self._checkpointed = float("-inf")
+        self.resumed_ids: AbstractSet[int] = frozenset()
+        # Exclusive creation: never write over a partial this export did not open to resume.
+        mode = "x+b" if resume is None else "r+b"
+        try:
+            self._file: IO[bytes] = open(self._path, mode, buffering=_BUFFER)  # noqa: SIM115 (closed in finish/fail)
+        except FileNotFoundError as exc:
+            if target.parent.is_dir():
+                raise
+            raise FileNotFoundError(exc.errno, exc.strerror, str(target)) from None
+        try:
+            if resume is not None:
+                # Bytes past the record are an incomplete page, or pages written after
+                # the last record of a process that was killed: their pages are unknown.
+                self._file.truncate(resume.size)
+                self.resumed_ids = kept_ids(self._file, fmt, resume.cases, self._path)
+                self._file.seek(0, os.SEEK_END)
+            columns = () if resume is None else resume.field_columns
+            self.writer = open_writer(fmt, self._file, columns, row_group_size)
+        except BaseException:
+            self._file.close()
+            if resume is None:
+                with contextlib.suppress(OSError):
+                    self._path.unlink()
+            raise
+
+    def end_page(self, next_page: int, count: int, total: int | None, limit: int | None) -> None:
+        self._committed = Partial(
+            format=self._format,
+            next_page=next_page,
+            cases=count,
+            size=self._file.tell(),
+            field_columns=self.writer.field_columns,
+            total_results=total,
+            page_limit=limit,
+            settings=self._settings,
+        )
+        now = time.monotonic()
+        if now - self._checkpointed >= _CHECKPOINT_SECONDS:
+            self._file.flush()  # the record must not claim bytes still in a buffer
+            write_record(self._target, self._committed)
+            self._recorded, self._checkpointed = self._committed, now
+
+    def finish(self) -> None:
+        if isinstance(self.writer, Table):
+            final = _AtomicFile(self._target)
+            try:
+                self.writer.write_table(final.file)
+                final.commit()
+            except BaseException:
+                final.abort()
+                raise
+            self._file.close()
+            with contextlib.suppress(OSError):
+                self._path.unlink()
+        else:
+            self._file.flush()
+            os.fsync(self._file.fileno())  # on disk before the name points at it
+            self._file.close()
+            os.replace(self._path, self._target)
+        with contextlib.suppress(OSError):
+            record_path(self._target).unlink()
+
+    def fail(self) -> Partial | None:
+        """Keep the complete pages with their record; remove a partial that has none."""
+        with contextlib.suppress(OSError, ValueError):
+            self._file.close()
+        kept = self._committed
+        if kept is not None:
+            try:
+                os.truncate(self._path, kept.size)
+                write_record(self._target, kept)
+            except OSError:
+                kept = self._recorded  # the record on disk still fits the partial
+        if kept is None:
+            with contextlib.suppress(OSError):
+                discard_partial(self._target)
+        return kept
+
+
+# -- the export ---------------------------------------------------------------------
+
+
+class CaseExport:
+    """Write case dicts to ``path`` (or a binary ``stream``) as JSONL, CSV or Parquet.
+
+    Use it as a context manager, and call :meth:`end_page` after each page::
+
+        with CaseExport("cases.csv", "csv") as export:
+            async with client.iter_pages(model=dict) as pages:
+                async for page in pages:
+                    for case in page.results:
+                        export.write(case)
+                    export.end_page(pages.resume_page)
+
+    Leaving the block normally finishes the file and moves it into place. Leaving it
+    with an exception (``KeyboardInterrupt`` and cancellation included) leaves ``path``
+    as it was and keeps the complete pages in ``FILE.partial``, described by
+    :attr:`kept`; ``resume=read_partial(path)`` continues from there. See the module
+    docstring.
+
+    The target is opened on entry, so a path that cannot be written fails before any
+    case is fetched. :attr:`count` is the number of cases in the output, those of a
+    resumed partial included.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None,
+        format: ExportFormat,
+        *,
+        stream: IO[bytes] | None = None,
+        row_group_size: int = 10_000,
+        settings: Mapping[str, Any] | None = None,
+        resume: Partial | None = None,
+    ) -> None:
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+        if (path is None) == (stream is None):
+            raise ValueError("give exactly one of path and stream")
+        if row_group_size < 1:
+            raise ValueError("row_group_size must be >= 1")
+        if resume is not None and (path is None or resume.format != format):
+            raise ValueError("resume continues a file export of the same format")
+        if format == "parquet":
+            import_pyarrow()  # fail before anything is opened or fetched
+        self.path = None if path is None else Path(path)
+        self.format: ExportFormat = format
+        self.count = 0 if resume is None else resume.cases
+        self.kept: Partial | None = None
+        """After a failure: the record of the partial kept (``None``: nothing kept)."""
+        self.resumed_ids: AbstractSet[int] = frozenset()
+        """On resume: ``hash()`` of every case id already in the partial."""
+        self._stream = stream
+        self._row_group_size = row_group_size
+        self._settings = dict(settings or {})
+        self._resume = resume
+        self._sink: _StreamSink | _PartialSink | None = None
+
+    @property
+    def partial(self) -> Path | None:
+        """``FILE.partial`` of a file export; ``None`` for a stream."""
+        return None if self.path is None else partial_path(self.path)
+
+    def __enter__(self) -> CaseExport:
+        if self.path is None:
+            assert self._stream is not None
+            self._sink = _StreamSink(self._stream, self.format, self._row_group_size)
+        else:
+            self._sink = _PartialSink(
+                self.path, self.format, self._row_group_size, self._settings, self._resume
+            )
+        self.resumed_ids = self._sink.resumed_ids
+        return self
+
+    def write(self, case: Mapping[str, Any]) -> None:
+        """Add one case (a dict as the API sent it)."""
+        if self._sink is None:
+            raise RuntimeError("use CaseExport as a context manager: `with CaseExport(...)`")
+        self._sink.writer.write(case)
+        self.count += 1
+
+    def end_page(
+        self, next_page: int, *, total_results: int | None = None, page_limit: int | None = None
+    ) -> None:
+        """Mark a page boundary: every case written so far is complete.
+
+        ``next_page`` is where a pull continuing this export starts (the iterator's
+        ``resume_page``); ``total_results`` and ``page_limit`` are what the server said
+        on the page just written. A stream export has nothing to record.
+        """
+        if self._sink is None:
+            raise RuntimeError("use CaseExport as a context manager: `with CaseExport(...)`")
+        self._sink.end_page(next_page, self.count, total_results, page_limit)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        sink, self._sink = self._sink, None
+        if sink is None:
+            return
+        if exc_type is not None:
+            self.kept = sink.fail()
+            return
+        try:
+            sink.finish()
+        except BaseException:
+            self.kept = sink.fail()
+            raise

@@ -1,0 +1,241 @@
+"""The export formats: JSONL written through, CSV and Parquet tables built from a spool."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import msgspec
+
+from ._rows import (
+    COLUMNS,
+    FIELD_PREFIX,
+    LIST_COLUMNS,
+    LIST_SEPARATOR,
+    TIME_COLUMNS,
+    cell,
+    flat_row,
+    iso_from_ms,
+)
+
+__all__ = [
+    "FORMATS",
+    "Csv",
+    "ExportFormat",
+    "Jsonl",
+    "MissingExtraError",
+    "Parquet",
+    "Table",
+    "format_for_path",
+    "import_pyarrow",
+    "open_writer",
+]
+
+ExportFormat = Literal["jsonl", "csv", "parquet"]
+FORMATS: tuple[ExportFormat, ...] = ("jsonl", "csv", "parquet")
+"""The export formats, in the order the CLI lists them."""
+
+_SUFFIXES: Mapping[str, ExportFormat] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency is missing; the message names the ``pip install`` to run."""
+
+
+def format_for_path(path: str) -> ExportFormat | None:
+    """The format a file name implies by its suffix (``.csv`` -> ``"csv"``), if any."""
+    return _SUFFIXES.get(Path(path).suffix.lower())
+
+
+class Jsonl:
+    """One case per line, streamed straight to the output."""
+
+    field_columns: tuple[str, ...] = ()
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        self._encoder = msgspec.json.Encoder()
+        self._line = bytearray()
+
+    def write(self, case: Mapping[str, Any]) -> None:
+        self._encoder.encode_into(case, self._line)
+        self._line.extend(b"\n")
+        self._out.write(self._line)
+
+
+class Table:
+    """Flat rows spooled as JSONL to ``spool``, written as a table by :meth:`write_table`."""
+
+    def __init__(self, spool: IO[bytes], field_columns: tuple[str, ...] = ()) -> None:
+        self._spool = spool
+        self._encoder = msgspec.json.Encoder()
+        self._line = bytearray()
+        # An ordered set, in first-seen order.
+        self._field_columns: dict[str, None] = dict.fromkeys(field_columns)
+
+    @property
+    def field_columns(self) -> tuple[str, ...]:
+        """The ``field:<name>`` columns of the rows spooled so far, in first-seen order."""
+        return tuple(self._field_columns)
+
+    def write(self, case: Mapping[str, Any]) -> None:
+        row = flat_row(case)
+        for key in row:
+            if key.startswith(FIELD_PREFIX) and key not in self._field_columns:
+                self._field_columns[key] = None
+        self._encoder.encode_into(row, self._line)
+        self._line.extend(b"\n")
+        self._spool.write(self._line)
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Read the spooled rows back, one at a time."""
+        self._spool.flush()
+        self._spool.seek(0)
+        decoder = msgspec.json.Decoder(dict[str, Any])
+        for line in self._spool:
+            yield decoder.decode(line)
+
+    def columns(self) -> list[str]:
+        """Every column of the table: the fixed ones, then the field columns."""
+        return [*COLUMNS, *self._field_columns]
+
+    def write_table(self, out: IO[bytes]) -> None:
+        raise NotImplementedError
+
+
+class Csv(Table):
+    """CSV with a header row; lists joined with ``"; "``, times as ISO-8601 text."""
+
+    def write_table(self, out: IO[bytes]) -> None:
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
+        try:
+            writer = csv.writer(text)
+            columns = self.columns()
+            writer.writerow(columns)
+            for row in self.rows():
+                writer.writerow([_csv_cell(column, row.get(column)) for column in columns])
+            text.flush()
+        finally:
+            # Hand the binary stream back (it may be stdout) instead of closing it.
+            text.detach()
+
+
+def _csv_cell(column: str, value: Any) -> Any:
+    if value is None:
+        return ""
+    if column == "due_at":
+        return iso_from_ms(value)
+    if column in LIST_COLUMNS:
+        return LIST_SEPARATOR.join(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return cell(value)
+
+
+class Parquet(Table):
+    """Parquet through pyarrow, one row group per ``row_group_size`` rows."""
+
+    def __init__(
+        self, spool: IO[bytes], field_columns: tuple[str, ...], row_group_size: int
+    ) -> None:
+        self._pa, self._pq = import_pyarrow()
+        super().__init__(spool, field_columns)
+        self._row_group_size = row_group_size
+
+    def write_table(self, out: IO[bytes]) -> None:
+        schema = self._schema()
+        with self._pq.ParquetWriter(out, schema) as writer:
+            batch: list[dict[str, Any]] = []
+            for row in self.rows():
+                batch.append(row)
+                if len(batch) >= self._row_group_size:
+                    writer.write_table(self._table(batch, schema))
+                    batch = []
+            if batch:
+                writer.write_table(self._table(batch, schema))
+
+    def _schema(self) -> Any:
+        pa = self._pa
+        types: dict[str, Any] = {column: pa.string() for column in self.columns()}
+        for column in TIME_COLUMNS:
+            types[column] = pa.timestamp("ms", tz="UTC")
+        for column in LIST_COLUMNS:
+            types[column] = pa.list_(pa.string())
+        types["is_breached"] = pa.bool_()
+        return pa.schema(list(types.items()))
+
+    def _table(self, rows: list[dict[str, Any]], schema: Any) -> Any:
+        pa = self._pa
+        arrays = []
+        for field in schema:
+            values = [row.get(field.name) for row in rows]
+            arrays.append(self._array(field.name, values, field.type))
+        return pa.Table.from_arrays(arrays, schema=schema)
+
+    def _array(self, column: str, values: list[Any], kind: Any) -> Any:
+        pa = self._pa
+        if column == "due_at":
+            return pa.array([_epoch_ms(v) for v in values], type=kind)
+        if column in TIME_COLUMNS:
+            return _timestamps(pa, values, kind)
+        if column == "is_breached":
+            return pa.array([v if isinstance(v, bool) else None for v in values], type=kind)
+        if column in LIST_COLUMNS:
+            return pa.array(values, type=kind)
+        return pa.array([cell(v) for v in values], type=kind)
+
+
+def _epoch_ms(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return int(value)
+
+
+def _timestamps(pa: Any, values: list[Any], kind: Any) -> Any:
+    """ISO-8601 strings as timestamps: vectorised, or one by one if some are malformed."""
+    texts = [v if isinstance(v, str) else None for v in values]
+    try:
+        return pa.array(texts, type=pa.string()).cast(kind)
+    except pa.ArrowInvalid:
+        return pa.array([_parse_time(v) for v in texts], type=kind)
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = msgspec.convert(text, datetime)
+    except msgspec.ValidationError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def import_pyarrow() -> tuple[Any, Any]:
+    # import_module: pyarrow ships no type information, so it is handled as Any.
+    try:
+        return importlib.import_module("pyarrow"), importlib.import_module("pyarrow.parquet")
+    except ImportError:
+        raise MissingExtraError(
+            "Parquet export needs pyarrow: pip install 'kore-cases[parquet]'"
+        ) from None
+
+
+def open_writer(
+    fmt: ExportFormat, out: IO[bytes], field_columns: tuple[str, ...], row_group_size: int
+) -> Jsonl | Table:
+    if fmt == "jsonl":
+        return Jsonl(out)
+    if fmt == "csv":
+        return Csv(out, field_columns)
+    return Parquet(out, field_columns, row_group_size)

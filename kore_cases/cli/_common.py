@@ -1,0 +1,30 @@
+"""What every part of the ``kore-cases`` command shares: its name, exit codes, usage errors."""
+
+from __future__ import annotations
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "KORE_RATE_LIMITS",
+    "PROG",
+    "UsageError",
+    "plural",
+]
+
+PROG = "kore-cases"
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# Kore's documented limits for runtime public APIs, per bot.
+KORE_RATE_LIMITS = ((600, 60.0), (18000, 3600.0))
+
+
+class UsageError(Exception):
+    """A bad flag value found after parsing (exit code 2)."""
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 case``, ``2 cases``, ``1,000 retries``."""
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count:,} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"

@@ -1,0 +1,196 @@
+"""The ``export`` command: every matching case to a file (resumably) or to standard output.
+
+Pages, not cases, are what the command consumes: after each page is written it tells
+the export where a resumed pull would continue (the iterator's ``resume_page``), so a
+failure or Ctrl-C keeps exactly the complete pages (see :mod:`kore_cases._export`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import sys
+from typing import TYPE_CHECKING, Any
+
+from .. import CaseFilter, CasesClient
+from .._export import (
+    CaseExport,
+    ExportFormat,
+    MissingExtraError,
+    Partial,
+    PartialError,
+    format_for_path,
+)
+from . import _flags, _output, _resume
+from ._common import EXIT_OK, PROG, UsageError, plural
+from ._errors import failure
+
+if TYPE_CHECKING:
+    from .. import PageIterator, PullStats
+
+__all__ = ["cmd_export"]
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write every case matching the filter flags to ``--output``."""
+    case_filter = _flags.case_filter(args)
+    client = _flags.client(args, concurrency=_concurrency(args))
+    fmt = _export_format(args)
+    earlier: Partial | None = None
+    if args.output == "-":
+        if args.resume or args.restart:
+            raise UsageError(
+                "--resume and --restart continue or discard FILE.partial of an export "
+                "with -o FILE; continue one to standard output with --start-page N >> FILE"
+            )
+        if fmt == "parquet" and sys.stdout.isatty():
+            raise UsageError("Parquet is binary: write it to a file with -o FILE, or pipe it")
+        sys.stdout.flush()  # anything printed before must come before the cases
+        export = CaseExport(None, fmt, stream=sys.stdout.buffer)
+    else:
+        chosen = _resume.settings(args, client, case_filter)
+        earlier = _resume.earlier_partial(args, fmt, chosen)
+        export = CaseExport(args.output, fmt, settings=chosen, resume=earlier)
+    progress = _progress(args)
+    try:
+        return asyncio.run(_export(args, client, case_filter, export, earlier, progress))
+    except PartialError as exc:  # found damaged when opened to continue it
+        raise UsageError(f"{exc}; --restart discards it and starts over") from exc
+    except (Exception, KeyboardInterrupt) as exc:
+        if export.path is None:
+            note = _resume.stream_hint(args, export, exc)
+        else:
+            note = _resume.stopped_note(args, export, exc)
+        if note is None:
+            raise
+        return failure(args, exc, note=note)
+
+
+def _export_format(args: argparse.Namespace) -> ExportFormat:
+    if args.format is not None:
+        fmt: ExportFormat = args.format
+        return fmt
+    if args.output != "-":
+        return format_for_path(args.output) or "jsonl"
+    return "jsonl"
+
+
+def _concurrency(args: argparse.Namespace) -> int:
+    """``--concurrency``, but no more pages fetched ahead than ``--max-items`` can use."""
+    concurrency: int = args.concurrency
+    max_items: int | None = args.max_items
+    page_size: int = args.page_size
+    if max_items is None:
+        return concurrency
+    return max(1, min(concurrency, math.ceil(max_items / page_size) - 1))
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    if not _output.progress_wanted(args):
+        return False
+    try:
+        _output.require_rich("the progress bar")
+    except MissingExtraError as exc:
+        print(f"{PROG}: note: no progress bar: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+async def _export(
+    args: argparse.Namespace,
+    client: CasesClient,
+    case_filter: CaseFilter,
+    export: CaseExport,
+    earlier: Partial | None,
+    progress: bool,
+) -> int:
+    stats: PullStats | None = None
+    # The output (or the partial to continue) is opened before any request: a path that
+    # cannot be written, or a damaged partial, fails first.
+    with export:
+        if args.max_items is None or export.count < args.max_items:
+            async with client:
+                matched = None
+                if progress or earlier is not None:
+                    matched = await client.count(case_filter)
+                start = _start_page(args, earlier, matched, export)
+                total = _expected(args, matched, start, export.count) if progress else None
+                pages = client.iter_pages(case_filter, model=dict, start_page=start)
+                async with pages:
+                    with _output.Bar(progress, "Exporting", total) as bar:
+                        await _copy(pages, export, bar, args.max_items)
+                stats = pages.stats
+    if not args.quiet:
+        print(f"{PROG}: {_summary(export, earlier, stats)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _start_page(
+    args: argparse.Namespace, earlier: Partial | None, matched: int | None, export: CaseExport
+) -> int:
+    """Where the pull starts: ``--start-page``, or where the partial stopped.
+
+    When the number of matching cases changed since the partial was written, cases may
+    have moved across its last page: the pull starts as many pages earlier as the change
+    could span, and the cases the partial already holds are skipped.
+    """
+    if earlier is None:
+        first: int = args.start_page or 1
+        return first
+    then, limit = earlier.total_results, earlier.page_limit
+    if matched is None or then is None or not limit or matched == then:
+        return earlier.next_page
+    start = max(1, earlier.next_page - math.ceil(abs(matched - then) / limit))
+    print(
+        f"{PROG}: warning: {plural(then, 'case')} matched when {export.partial} was "
+        f"written, {matched:,} now: reading again from page {start}, skipping the cases "
+        "it already holds",
+        file=sys.stderr,
+    )
+    return start
+
+
+def _expected(args: argparse.Namespace, matched: int | None, start: int, written: int) -> int:
+    """How many cases the export will write, for the progress bar."""
+    page_size: int = args.page_size
+    max_items: int | None = args.max_items
+    total = max(0, (matched or 0) - (start - 1) * page_size)
+    return total if max_items is None else min(total, max_items - written)
+
+
+async def _copy(
+    pages: PageIterator[dict[str, Any]],
+    export: CaseExport,
+    bar: _output.Bar,
+    max_items: int | None,
+) -> None:
+    kept = export.resumed_ids
+    async for page in pages:
+        cases = page.results
+        if kept:
+            cases = [case for case in cases if hash(case.get("_id")) not in kept]
+        if max_items is not None:
+            cases = cases[: max_items - export.count]
+        for case in cases:
+            export.write(case)
+        export.end_page(pages.resume_page, total_results=page.total_results, page_limit=page.limit)
+        bar.update(pages.stats)
+        if max_items is not None and export.count >= max_items:
+            break
+    bar.update(pages.stats, final=True)
+
+
+def _summary(export: CaseExport, earlier: Partial | None, stats: PullStats | None) -> str:
+    where = "standard output" if export.path is None else str(export.path)
+    if stats is None:
+        return f"wrote {plural(export.count, 'case')} to {where}"
+    timing = f"in {stats.elapsed:.2f} s ({stats.cases_per_second:,.0f} cases/s)"
+    pages = plural(stats.pages, "page")
+    if earlier is None:
+        return f"wrote {plural(export.count, 'case')} ({pages}) to {where} {timing}"
+    fetched = export.count - earlier.cases
+    return (
+        f"wrote {plural(export.count, 'case')} to {where}: {earlier.cases:,} from "
+        f"{export.partial}, {fetched:,} fetched ({pages}) {timing}"
+    )

@@ -1,0 +1,133 @@
+"""The SDK objects the flags ask for: a :class:`CaseFilter` and a :class:`CasesClient`.
+
+Each connection flag defaults to its ``KORE_*`` environment variable. The library's
+complaints about a value become usage errors that name the flag, not the field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+
+# The public API only, as a user's program would import it.
+from .. import Auth, CaseFilter, CasesClient, JwtAuth, RateLimit, StaticToken
+from ._common import KORE_RATE_LIMITS, UsageError
+
+__all__ = ["case_filter", "client"]
+
+# CaseFilter names its fields; a user of the command typed flags.
+_FLAG_OF_FIELD = {
+    "search_text": "--search",
+    "my_case": "--mine",
+    "unresolved": "--unresolved",
+    "unassigned": "--unassigned",
+    "priority": "--priority",
+    "status": "--status",
+    "channel": "--channel",
+    "queues": "--queue",
+    "start_date": "--since",
+    "end_date": "--until",
+    "due_date": "--due",
+    "sort_by": "--sort",
+}
+_FIELD_WORD = re.compile(r"\b(" + "|".join(_FLAG_OF_FIELD) + r")\b")
+
+
+def case_filter(args: argparse.Namespace) -> CaseFilter:
+    """The filter flags as a :class:`CaseFilter`; its complaints become usage errors."""
+    try:
+        return CaseFilter(
+            search_text=args.search,
+            unresolved=args.unresolved or None,
+            unassigned=args.unassigned or None,
+            my_case=args.mine or None,
+            priority=args.priority,
+            status=args.status,
+            channel=args.channel,
+            queues=args.queue,
+            start_date=args.since,
+            end_date=args.until,
+            due_date=args.due,
+            sort_by=_sort(args.sort),
+        )
+    except (ValueError, TypeError) as exc:
+        raise UsageError(_FIELD_WORD.sub(lambda m: _FLAG_OF_FIELD[m.group(1)], str(exc))) from exc
+
+
+def _sort(text: str | None) -> str | dict[str, str] | None:
+    """``createdDate:desc`` -> ``{"createdDate": "desc"}``; ``createdDate`` stays a name."""
+    if text is None:
+        return None
+    name, colon, direction = text.partition(":")
+    return {name: direction} if colon else name
+
+
+def client(args: argparse.Namespace, *, concurrency: int | None = None) -> CasesClient:
+    """A client from the connection flags (``concurrency`` overrides ``--concurrency``)."""
+    env = os.environ
+    host = args.host or env.get("KORE_HOST")
+    stream_id = args.stream_id or env.get("KORE_STREAM_ID")
+    account_id = args.account_id or env.get("KORE_ACCOUNT_ID")
+    missing = [
+        f"{flag} (or {var})"
+        for flag, var, value in (
+            ("--host", "KORE_HOST", host),
+            ("--stream-id", "KORE_STREAM_ID", stream_id),
+            ("--account-id", "KORE_ACCOUNT_ID", account_id),
+        )
+        if not value
+    ]
+    auth = _auth(args, missing)
+    if missing or auth is None or not host or not stream_id or not account_id:
+        raise UsageError(f"missing connection settings: {', '.join(missing)}")
+    try:
+        return CasesClient(
+            host,
+            stream_id,
+            account_id,
+            auth,
+            page_size=args.page_size,
+            concurrency=args.concurrency if concurrency is None else concurrency,
+            max_retries=args.max_retries,
+            timeout=args.timeout,
+            allow_insecure_http=args.allow_insecure_http,
+            rate_limit=_rate_limit(args),
+        )
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _rate_limit(args: argparse.Namespace) -> RateLimit | None:
+    if args.no_rate_limit:
+        if args.rate_limit:
+            raise UsageError("--rate-limit and --no-rate-limit contradict each other")
+        return None
+    return RateLimit(*(args.rate_limit or KORE_RATE_LIMITS))
+
+
+def _auth(args: argparse.Namespace, missing: list[str]) -> Auth | None:
+    """Flags first, then the environment: --jwt, --client-id/--client-secret, KORE_*."""
+    env = os.environ
+    try:
+        if args.jwt:
+            return StaticToken(args.jwt)
+        if args.client_id or args.client_secret:
+            client_id = args.client_id or env.get("KORE_CLIENT_ID")
+            secret = args.client_secret or env.get("KORE_CLIENT_SECRET")
+            if not client_id:
+                missing.append("--client-id (or KORE_CLIENT_ID)")
+            if not secret:
+                missing.append("--client-secret (or KORE_CLIENT_SECRET)")
+            return JwtAuth(client_id, secret) if client_id and secret else None
+        if env.get("KORE_CLIENT_ID") and env.get("KORE_CLIENT_SECRET"):
+            return JwtAuth(env["KORE_CLIENT_ID"], env["KORE_CLIENT_SECRET"])
+        if env.get("KORE_JWT"):
+            return StaticToken(env["KORE_JWT"])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    missing.append(
+        "--client-id and --client-secret (or KORE_CLIENT_ID and KORE_CLIENT_SECRET), "
+        "or --jwt (or KORE_JWT)"
+    )
+    return None

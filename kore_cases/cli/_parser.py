@@ -1,0 +1,337 @@
+"""The command line: commands, flags, and the checks of each flag's value."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from .. import __version__
+from .._export import FORMATS
+from ._commands import cmd_count, cmd_serve
+from ._common import PROG
+from ._demo import cmd_demo
+from ._export_command import cmd_export
+
+__all__ = ["build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``kore-cases`` parser; each command sets ``run``, the function that runs it."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Pull cases from the Kore.ai Case Management Get Cases API.",
+        epilog=(
+            "Start with '%(prog)s demo' (no account needed). Connection settings come from "
+            "flags or the KORE_HOST, KORE_STREAM_ID, KORE_ACCOUNT_ID, KORE_CLIENT_ID, "
+            "KORE_CLIENT_SECRET (or KORE_JWT) environment variables."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks and the library's debug log"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = _common_options()
+    _add_demo(commands, common)
+    _add_export(commands, common)
+    _add_count(commands, common)
+    _add_serve(commands, common)
+    return parser
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: the top-level --debug stays in force unless the flag is repeated here.
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks and the library's debug log",
+    )
+    return common
+
+
+def _add_demo(commands: Any, common: argparse.ArgumentParser) -> None:
+    demo = commands.add_parser(
+        "demo",
+        parents=[common],
+        help="pull every case from an embedded fake server (no account, no network)",
+        description=(
+            "Start a fake Kore.ai server on 127.0.0.1 with realistic latency and Kore's "
+            "rate limits, pull every case through the SDK with a live progress bar, and "
+            "print a summary."
+        ),
+    )
+    _option(demo, "--cases", _non_negative, 5000, "N", "cases on the fake server")
+    _option(
+        demo, "--latency-ms", _non_negative_float, 60.0, "L", "mean server latency, +/- 20%% jitter"
+    )
+    _option(demo, "--page-size", _positive, 50, "N", "cases per page")
+    _option(demo, "--concurrency", _positive, 8, "N", "requests in flight at once")
+    _option(
+        demo, "--fault-rate", _probability, 0.0, "P", "share of requests that fail and are retried"
+    )
+    demo.add_argument(
+        "--no-rate-limit",
+        action="store_true",
+        help="lift Kore's 600/60 s and 18000/h request limits",
+    )
+    demo.add_argument("--seed", type=int, default=0, help="seed of the fake data")
+    demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    demo.set_defaults(run=cmd_demo)
+
+
+def _add_export(commands: Any, common: argparse.ArgumentParser) -> None:
+    export = commands.add_parser(
+        "export",
+        parents=[common, _connection_options(), _filter_options()],
+        help="write every matching case to JSONL, CSV or Parquet",
+        description=(
+            "Write every case matching the filters to a file, or to standard output with "
+            "'-o -'. JSONL keeps every field as the API sent it; CSV and Parquet have flat "
+            "columns: id, ref_id, name, status, priority, assignee_type, created_at, "
+            "updated_at, due_at, is_breached, channel, queues, tags, then one "
+            "'field:<name>' column per case field (e.g. field:dueDate). The file appears "
+            "only when the export is complete. Until then the cases go to FILE.partial "
+            "beside it; after a failure or Ctrl-C it holds every complete page, and "
+            "the same command with --resume continues from there."
+        ),
+    )
+    out = export.add_argument_group("output")
+    out.add_argument(
+        "-o",
+        "--output",
+        default="-",
+        metavar="FILE",
+        help="file to write, '-' for standard output (default)",
+    )
+    out.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="output format (default: from the file suffix, else jsonl)",
+    )
+    _option(out, "--max-items", _positive, None, "N", "stop after N cases")
+    _option(
+        out,
+        "--start-page",
+        _positive,
+        None,
+        "N",
+        "first page to fetch (default: 1); with FILE.partial, the page it continues at",
+    )
+    partial = out.add_mutually_exclusive_group()
+    partial.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the export that left FILE.partial (same flags as before)",
+    )
+    partial.add_argument(
+        "--restart", action="store_true", help="discard FILE.partial and start over"
+    )
+    out.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar and no summary line"
+    )
+    # The resume command repeats the flags of this parser.
+    export.set_defaults(run=cmd_export, command_parser=export)
+
+
+def _add_count(commands: Any, common: argparse.ArgumentParser) -> None:
+    count = commands.add_parser(
+        "count",
+        parents=[common, _connection_options(), _filter_options()],
+        help="print how many cases match (totalResults)",
+        description="Print how many cases match the filters, with one small request.",
+    )
+    count.set_defaults(run=cmd_count)
+
+
+def _add_serve(commands: Any, common: argparse.ArgumentParser) -> None:
+    serve = commands.add_parser(
+        "serve",
+        parents=[common],
+        help="run the fake Kore.ai server for your integration tests",
+        description=(
+            "Run a fake Kore.ai Get Cases endpoint in the foreground and print its URL and "
+            "credentials, until Ctrl-C (exit 130) or SIGTERM (exit 0)."
+        ),
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=8080,
+        help="port to listen on, 0 for any free one (default: %(default)s)",
+    )
+    _option(serve, "--cases", _non_negative, 5000, "N", "cases on the server")
+    _option(serve, "--latency-ms", _non_negative_float, 0.0, "L", "latency of every answer")
+    _option(serve, "--jitter-ms", _non_negative_float, 0.0, "J", "plus a random 0..J ms")
+    serve.add_argument(
+        "--rate",
+        type=_rate,
+        action="append",
+        metavar="N/SECONDS",
+        help="answer 429 beyond N requests per SECONDS, e.g. 600/60 (repeatable)",
+    )
+    _option(serve, "--fault-rate", _probability, 0.0, "P", "share of requests given a random fault")
+    _option(serve, "--max-page-size", _positive, 100, "N", "clamp 'limit' to N")
+    serve.add_argument(
+        "--cache-pages", action="store_true", help="cache encoded pages (for client benchmarks)"
+    )
+    serve.add_argument("--seed", type=int, default=0, help="seed of the data and the faults")
+    serve.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON line with url, credentials and endpoint, nothing else",
+    )
+    serve.set_defaults(run=cmd_serve)
+
+
+def _connection_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group(
+        "connection",
+        "Each flag defaults to its KORE_* environment variable. Prefer the environment for "
+        "secrets: command lines are visible to other users of the machine.",
+    )
+    group.add_argument("--host", metavar="URL", help="e.g. https://platform.kore.ai (KORE_HOST)")
+    group.add_argument(
+        "--stream-id", metavar="ID", help="the bot's stream id, st-... (KORE_STREAM_ID)"
+    )
+    group.add_argument("--account-id", metavar="ID", help="the account id (KORE_ACCOUNT_ID)")
+    group.add_argument(
+        "--client-id", metavar="ID", help="the app's client id, cs-... (KORE_CLIENT_ID)"
+    )
+    group.add_argument(
+        "--client-secret", metavar="SECRET", help="the app's client secret (KORE_CLIENT_SECRET)"
+    )
+    group.add_argument(
+        "--jwt", metavar="TOKEN", help="a ready-made token instead of id and secret (KORE_JWT)"
+    )
+    _option(group, "--page-size", _positive, 50, "N", "cases per request")
+    _option(group, "--concurrency", _positive, 8, "N", "requests in flight at once")
+    _option(group, "--max-retries", _non_negative, 5, "N", "retries of a failed request")
+    _option(group, "--timeout", _positive_float, 30.0, "SECONDS", "limit on one request")
+    group.add_argument(
+        "--rate-limit",
+        type=_rate,
+        action="append",
+        metavar="N/SECONDS",
+        help="stay under N requests per SECONDS (repeatable; default: Kore's 600/60 and "
+        "18000/3600, per bot)",
+    )
+    group.add_argument(
+        "--no-rate-limit", action="store_true", help="send as fast as --concurrency allows"
+    )
+    group.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="allow http:// to a host other than this machine",
+    )
+    return options
+
+
+def _filter_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    group = options.add_argument_group(
+        "filters", "Repeat a list flag for several values: --status open --status new."
+    )
+    group.add_argument("--status", action="append", metavar="NAME", help="status (repeatable)")
+    group.add_argument("--priority", action="append", metavar="NAME", help="priority (repeatable)")
+    group.add_argument("--channel", action="append", metavar="NAME", help="channel (repeatable)")
+    group.add_argument("--queue", action="append", metavar="NAME", help="queue (repeatable)")
+    group.add_argument("--search", metavar="TEXT", help="free-text search")
+    group.add_argument("--unresolved", action="store_true", help="only unresolved cases")
+    group.add_argument("--unassigned", action="store_true", help="only unassigned cases")
+    group.add_argument("--mine", action="store_true", help="only cases assigned to the caller")
+    group.add_argument("--since", metavar="DATE", help="created at or after, ISO-8601 (2025-01-01)")
+    group.add_argument("--until", metavar="DATE", help="created at or before, ISO-8601")
+    group.add_argument("--due", metavar="DATE", help="due date, ISO-8601")
+    group.add_argument(
+        "--sort", metavar="FIELD[:asc|desc]", help="sort order, e.g. createdDate:desc"
+    )
+    return options
+
+
+def _option(
+    group: Any, flag: str, kind: Callable[[str], Any], default: Any, metavar: str, help: str
+) -> None:
+    """Add an option that takes a value; its help ends with the default, if any."""
+    if default is not None:
+        help += " (default: %(default)s)"
+    group.add_argument(flag, type=kind, default=default, metavar=metavar, help=help)
+
+
+def _positive(text: str) -> int:
+    value = _integer(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, not {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _integer(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0..65535, not {text!r}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+
+
+def _non_negative_float(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, not {text!r}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, not {text!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
+    return value
+
+
+def _rate(text: str) -> tuple[int, float]:
+    count, slash, seconds = text.partition("/")
+    try:
+        parsed = (int(count), float(seconds))
+    except ValueError:
+        parsed = (0, 0.0)
+    if not slash or parsed[0] < 1 or not parsed[1] > 0:
+        raise argparse.ArgumentTypeError(
+            f"must be REQUESTS/SECONDS such as 600/60, not {text!r}"
+        ) from None
+    return parsed
