@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import operator
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
@@ -51,6 +52,7 @@ R = TypeVar("R")
 # How often a pull may go back to re-read before it moves past the furthest page
 # checked so far; beyond that the data changes faster than it can be read.
 _MAX_REWINDS = 10
+_NONE_HASH = hash(None)
 
 
 class TaskOwner:
@@ -101,16 +103,41 @@ async def _fetch(fetcher: PageFetcher, body: bytes, page: int, stats: PullStats)
     return _Fetched(page, data, attempts)
 
 
+class _SeenIds:
+    """The case ids a pull has handed out, as hashes: about 60 bytes per case."""
+
+    def __init__(self, case_id: Callable[[Any], Any]) -> None:
+        self._case_id = case_id
+        self._hashes: set[int] = set()
+
+    def new_only(self, cases: list[Any]) -> list[Any]:
+        """Return the cases whose id was not seen yet, and remember their ids."""
+        keys = [hash(i) for i in map(self._case_id, cases)]
+        # The common case, all in C: every id new, distinct, and not None.
+        distinct = _NONE_HASH not in keys and len(set(keys)) == len(keys)
+        if distinct and self._hashes.isdisjoint(keys):
+            self._hashes.update(keys)
+            return cases
+        kept = []
+        for key, case in zip(keys, cases, strict=True):
+            if key == _NONE_HASH and self._case_id(case) is None:
+                kept.append(case)  # nothing to dedupe on: never drop a case for it
+            elif key not in self._hashes:
+                self._hashes.add(key)
+                kept.append(case)
+        return kept
+
+
 def _id_getter(model: Any) -> Callable[[Any], Any]:
     """How to read a case's id from a decoded ``model`` instance, for ``dedupe``."""
     if model is dict:
-        return lambda case: case.get("_id")
+        return operator.methodcaller("get", "_id")
     if (
         isinstance(model, type)
         and issubclass(model, msgspec.Struct)
         and "id" in model.__struct_fields__
     ):
-        return lambda case: case.id
+        return operator.attrgetter("id")
     raise ValueError(
         f"dedupe=True needs the model to expose the case id, and {model!r} does not: add "
         "`id: str = msgspec.field(name='_id')` to it, or pass dedupe=False"
@@ -161,11 +188,7 @@ class PageIterator(Generic[T]):
         max_items: int | None = None,
     ) -> None:
         check_pull_arguments(model, start_page, max_items, ordered)
-        self._ids: set[int] | None = None
-        self._case_id: Callable[[Any], Any] | None = None
-        if dedupe:
-            self._case_id = _id_getter(model)
-            self._ids = set()
+        self._seen = _SeenIds(_id_getter(model)) if dedupe else None
         self._fetcher = fetcher
         self._owner = owner
         self._filter_body = dict(filter_body)
@@ -342,8 +365,9 @@ class PageIterator(Generic[T]):
     async def _result(task: asyncio.Task[_Fetched]) -> _Fetched:
         # asyncio.wait() rather than `await task`: if the consumer is cancelled while
         # waiting, the cancellation must not be forwarded into the fetch task, which
-        # _abandon() cancels anyway.
-        await asyncio.wait((task,))
+        # _abandon() cancels anyway. A page that is already there needs no wait.
+        if not task.done():
+            await asyncio.wait((task,))
         if task.cancelled():
             # Not this consumer's cancellation (asyncio.wait would have raised that).
             raise RuntimeError(
@@ -462,20 +486,10 @@ class PageIterator(Generic[T]):
 
     def _queue(self, page: CasesPage[T]) -> None:
         """Queue a page for the consumer, without the cases already handed out."""
-        if self._ids is not None and self._case_id is not None:
-            kept = []
-            for case in page.results:
-                case_id = self._case_id(case)
-                if case_id is None:
-                    kept.append(case)  # nothing to dedupe on: never drop a case for it
-                    continue
-                key = hash(case_id)
-                if key not in self._ids:
-                    self._ids.add(key)
-                    kept.append(case)
-            if len(kept) != len(page.results):
-                self.stats.duplicates_dropped += len(page.results) - len(kept)
-                page.results = kept
+        if self._seen is not None:
+            kept = self._seen.new_only(page.results)
+            self.stats.duplicates_dropped += len(page.results) - len(kept)
+            page.results = kept
         if page.results:
             self._ready.append(page)
 
@@ -501,12 +515,13 @@ class CaseIterator(Generic[T]):
 
     def __init__(self, pages: PageIterator[T], *, max_items: int | None = None) -> None:
         self._pages = pages
-        self._max_items = max_items
         self._current: list[T] = []
-        self._index = 0
-        self._yielded = 0
         self._current_page: int | None = None
-        self._closed = False
+        self._index = 0
+        # How far into _current may be handed out (max_items may stop inside a page),
+        # and how many cases max_items still allows after that.
+        self._available = 0
+        self._allowed = max_items
 
     @property
     def stats(self) -> PullStats:
@@ -536,22 +551,27 @@ class CaseIterator(Generic[T]):
         await self.aclose()
 
     async def __anext__(self) -> T:
-        if self._closed:
+        # The path taken for all but the first case of each page: keep it short.
+        index = self._index
+        if index < self._available:
+            self._index = index + 1
+            return self._current[index]
+        return await self._next_page_first_case()
+
+    async def _next_page_first_case(self) -> T:
+        if self._allowed == 0 or (self._current and self._available < len(self._current)):
+            await self._pages.aclose()  # max_items reached: stop what is in flight
             raise StopAsyncIteration
-        if self._max_items is not None and self._yielded >= self._max_items:
-            await self._pages.aclose()
-            raise StopAsyncIteration
-        while self._index >= len(self._current):
-            page = await self._pages.__anext__()
-            self._current = page.results
-            self._current_page = page.page
-            self._index = 0
-        case = self._current[self._index]
-        self._index += 1
-        self._yielded += 1
-        return case
+        page = await self._pages.__anext__()  # pages are never empty
+        self._current, self._current_page, self._index = page.results, page.page, 1
+        self._available = len(page.results)
+        if self._allowed is not None:
+            self._available = min(self._available, self._allowed)
+            self._allowed -= self._available
+        return page.results[0]
 
     async def aclose(self) -> None:
         """Stop the pull and cancel the fetches still running."""
-        self._closed = True
+        self._available = self._index  # nothing more from the current page either
+        self._allowed = 0
         await self._pages.aclose()

@@ -37,12 +37,17 @@ class Throttle:
         self._clock = clock
         self._pause_until = 0.0
         self._freed = anyio.Event()
+        self._waiting = 0
         self._rate = RateLimiter(rate_limit, clock=clock) if rate_limit is not None else None
 
     async def acquire(self) -> float:
         """Wait for a turn and return the seconds spent waiting on pauses or rate windows."""
         while self.active >= int(self.limit):
-            await self._freed.wait()
+            self._waiting += 1
+            try:
+                await self._freed.wait()
+            finally:
+                self._waiting -= 1
         self.active += 1
         try:
             waited = 0.0
@@ -80,5 +85,6 @@ class Throttle:
 
     def _leave(self) -> None:
         self.active -= 1
-        freed, self._freed = self._freed, anyio.Event()
-        freed.set()
+        if self._waiting:  # a fresh event per release only when someone waits for one
+            freed, self._freed = self._freed, anyio.Event()
+            freed.set()
