@@ -365,8 +365,8 @@ class CasesClient:
             start_page: the page to start from; pass an error's ``resume_page`` here to
                 continue a pull that failed.
             dedupe: never yield a case id twice, even when new cases shift pages during
-                the pull. It keeps a hash of each id yielded: about 60 bytes per case
-                (60 MB for a million); pass ``dedupe=False`` to keep memory flat.
+                the pull. It keeps a hash of each id yielded: about 100 bytes per case
+                (100 MB for a million); pass ``dedupe=False`` to keep memory flat.
 
         An error raised during the pull carries ``page`` and ``resume_page``; in ordered
         mode nothing after the failed page has been yielded, so

@@ -104,7 +104,7 @@ async def _fetch(fetcher: PageFetcher, body: bytes, page: int, stats: PullStats)
 
 
 class _SeenIds:
-    """The case ids a pull has handed out, as hashes: about 60 bytes per case."""
+    """The case ids a pull has handed out, as hashes: about 100 bytes per case."""
 
     def __init__(self, case_id: Callable[[Any], Any]) -> None:
         self._case_id = case_id
@@ -559,9 +559,11 @@ class CaseIterator(Generic[T]):
         return await self._next_page_first_case()
 
     async def _next_page_first_case(self) -> T:
-        if self._allowed == 0 or (self._current and self._available < len(self._current)):
-            await self._pages.aclose()  # max_items reached: stop what is in flight
+        if self._allowed == 0:  # max_items reached, or closed
+            await self._pages.aclose()
             raise StopAsyncIteration
+        # Let the cases just handed out go before the next page decodes beside them.
+        self._current = []
         page = await self._pages.__anext__()  # pages are never empty
         self._current, self._current_page, self._index = page.results, page.page, 1
         self._available = len(page.results)
