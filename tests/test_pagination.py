@@ -9,11 +9,11 @@ from typing import Any
 
 import msgspec
 import pytest
+from helpers import client_for, pull_ids
 
 from kore_cases import (
     CaseFilter,
     CasesClient,
-    JwtAuth,
     PaginationError,
     RateLimit,
     ServerError,
@@ -23,26 +23,10 @@ from kore_cases.testing import FakeKoreServer
 ClientFactory = Callable[..., CasesClient]
 
 
-def client_for(server: FakeKoreServer, **options: Any) -> CasesClient:
-    options.setdefault("rate_limit", None)
-    options.setdefault("backoff_base", 0.0)
-    return CasesClient(
-        server.url,
-        server.stream_id,
-        server.account_id,
-        JwtAuth(server.client_id, server.client_secret),
-        **options,
-    )
-
-
 @pytest.fixture
 async def server() -> AsyncIterator[FakeKoreServer]:
     async with FakeKoreServer(cases=1000, seed=7) as srv:
         yield srv
-
-
-async def pull_ids(client: CasesClient, **options: Any) -> list[str]:
-    return [case.id async for case in client.iter_cases(**options)]
 
 
 @pytest.mark.parametrize("total", [0, 1, 50, 51, 3001])

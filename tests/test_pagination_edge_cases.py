@@ -18,11 +18,11 @@ from typing import Any
 import msgspec
 import pytest
 from aiohttp import web
+from helpers import client_for, pull_ids, serve
 
 from kore_cases import (
     APIConnectionError,
     CasesClient,
-    JwtAuth,
     KoreCasesError,
     RateLimit,
     ResponseTooLargeError,
@@ -30,22 +30,6 @@ from kore_cases import (
     StaticToken,
 )
 from kore_cases.testing import FakeKoreServer
-
-
-def client_for(server: FakeKoreServer, **options: Any) -> CasesClient:
-    options.setdefault("rate_limit", None)
-    options.setdefault("backoff_base", 0.0)
-    return CasesClient(
-        server.url,
-        server.stream_id,
-        server.account_id,
-        JwtAuth(server.client_id, server.client_secret),
-        **options,
-    )
-
-
-async def pull_ids(client: CasesClient, **options: Any) -> list[str]:
-    return [case.id async for case in client.iter_cases(**options)]
 
 
 def fetch_tasks() -> list[asyncio.Task[Any]]:
@@ -85,7 +69,7 @@ class MovingServer:
         self.ids = ids
         self.hooks = hooks
         self.requests = 0
-        self._runner: web.AppRunner | None = None
+        self._server = serve(self.handle)
 
     async def handle(self, request: web.Request) -> web.Response:
         self.requests += 1
@@ -109,16 +93,10 @@ class MovingServer:
         )
 
     async def __aenter__(self) -> str:
-        app = web.Application()
-        app.router.add_post("/caseManagement/api/public/analytics/st-1/getCases", self.handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        return f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        return await self._server.__aenter__()
 
     async def __aexit__(self, *exc_info: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()
+        await self._server.__aexit__(*exc_info)
 
 
 # -- 1. a re-read is checked against the snapshot of the pages already handed out --
@@ -416,26 +394,3 @@ async def test_pinned_rate_window_counts_from_the_response_when_slower_than_wind
         ids = await pull_ids(client)
         assert ids == srv.case_ids()
         assert srv.stats.rate_limited == 0
-
-
-# -- a tiny local server for answers the fake server will not give -------------------
-
-
-class serve:
-    """Run an aiohttp handler for POST on 127.0.0.1, port 0; yields the base URL."""
-
-    def __init__(self, handler: Any) -> None:
-        self._handler = handler
-        self._runner: web.AppRunner | None = None
-
-    async def __aenter__(self) -> str:
-        app = web.Application()
-        app.router.add_post("/caseManagement/api/public/analytics/st-1/getCases", self._handler)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        return f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()

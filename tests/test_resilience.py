@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 import trustme
 from aiohttp import web
+from helpers import client_for, pull_ids, serve
 
 from kore_cases import (
     APIConnectionError,
@@ -26,22 +27,6 @@ from kore_cases import (
     StaticToken,
 )
 from kore_cases.testing import FakeKoreServer
-
-
-def client_for(server: FakeKoreServer, **options: Any) -> CasesClient:
-    options.setdefault("rate_limit", None)
-    options.setdefault("backoff_base", 0.0)
-    return CasesClient(
-        server.url,
-        server.stream_id,
-        server.account_id,
-        JwtAuth(server.client_id, server.client_secret),
-        **options,
-    )
-
-
-async def pull_ids(client: CasesClient, **options: Any) -> list[str]:
-    return [case.id async for case in client.iter_cases(**options)]
 
 
 async def test_full_pull_under_every_fault_yields_each_id_once() -> None:
@@ -381,30 +366,3 @@ async def test_trace_configs_see_every_request() -> None:
         await pull_ids(client)
     assert len(started) == 3
     assert all(url.endswith("/getCases") for url in started)
-
-
-# -- a tiny local server for answers the fake server will not give -------------------
-
-
-class serve:
-    """Run an aiohttp handler for POST on 127.0.0.1, port 0; yields the base URL."""
-
-    def __init__(self, handler: Any, ssl_context: ssl.SSLContext | None = None) -> None:
-        self._handler = handler
-        self._ssl = ssl_context
-        self._runner: web.AppRunner | None = None
-
-    async def __aenter__(self) -> str:
-        app = web.Application()
-        app.router.add_post("/caseManagement/api/public/analytics/st-1/getCases", self._handler)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        scheme = "https" if self._ssl else "http"
-        return f"{scheme}://127.0.0.1:{port}"
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        assert self._runner is not None
-        await self._runner.cleanup()

@@ -1,0 +1,57 @@
+"""Helpers shared by the tests that talk to local servers."""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any
+
+from aiohttp import web
+
+from kore_cases import CasesClient, JwtAuth
+from kore_cases.testing import FakeKoreServer
+
+ENDPOINT = "/caseManagement/api/public/analytics/st-1/getCases"
+"""The getCases path of a :class:`serve` server (its stream id is ``st-1``)."""
+
+
+def client_for(server: FakeKoreServer, **options: Any) -> CasesClient:
+    """A client of ``server`` with no rate limit and no backoff, unless ``options`` say."""
+    options.setdefault("rate_limit", None)
+    options.setdefault("backoff_base", 0.0)
+    return CasesClient(
+        server.url,
+        server.stream_id,
+        server.account_id,
+        JwtAuth(server.client_id, server.client_secret),
+        **options,
+    )
+
+
+async def pull_ids(client: CasesClient, **options: Any) -> list[str]:
+    """The ids of a whole pull, in the order yielded."""
+    return [case.id async for case in client.iter_cases(**options)]
+
+
+class serve:
+    """Run an aiohttp handler for POST ``ENDPOINT`` on 127.0.0.1, port 0; yields the base URL.
+
+    For answers the fake server will not give (wrong shapes, lying totals, TLS).
+    """
+
+    def __init__(self, handler: Any, ssl_context: ssl.SSLContext | None = None) -> None:
+        self._handler = handler
+        self._ssl = ssl_context
+        self._runner: web.AppRunner | None = None
+
+    async def __aenter__(self) -> str:
+        app = web.Application()
+        app.router.add_post(ENDPOINT, self._handler)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self._ssl).start()
+        scheme = "https" if self._ssl else "http"
+        return f"{scheme}://127.0.0.1:{self._runner.addresses[0][1]}"
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
