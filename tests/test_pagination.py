@@ -158,11 +158,8 @@ async def test_break_cancels_in_flight_requests_and_sends_no_more() -> None:
             break
         await asyncio.sleep(0.05)
         assert srv.stats.in_flight == 0
-        after_break = srv.stats.requests
-        await asyncio.sleep(0.3)
-        assert srv.stats.requests == after_break
+        await assert_stopped(srv)
         assert srv.stats.cancelled >= 1
-        assert _other_tasks() == []
 
 
 async def test_aclose_and_async_with_cancel_in_flight_requests() -> None:
@@ -176,11 +173,7 @@ async def test_aclose_and_async_with_cancel_in_flight_requests() -> None:
         assert _other_tasks() == []
         async with client.iter_pages() as pages:
             await pages.__anext__()
-        assert _other_tasks() == []
-        await asyncio.sleep(0.05)  # requests already on the wire may still arrive
-        requests = srv.stats.requests
-        await asyncio.sleep(0.3)
-        assert srv.stats.requests == requests
+        await assert_stopped(srv)
         with pytest.raises(StopAsyncIteration):
             await cases.__anext__()
 
@@ -194,11 +187,7 @@ async def test_exception_in_consumer_cancels_fetches() -> None:
             async for _case in client.iter_cases():
                 raise RuntimeError("consumer failed")
         await asyncio.sleep(0)
-        assert _other_tasks() == []
-        await asyncio.sleep(0.05)  # requests already on the wire may still arrive
-        requests = srv.stats.requests
-        await asyncio.sleep(0.3)
-        assert srv.stats.requests == requests
+        await assert_stopped(srv)
 
 
 async def test_cancelling_the_consumer_task_cancels_fetches() -> None:
@@ -218,11 +207,7 @@ async def test_cancelling_the_consumer_task_cancels_fetches() -> None:
         with pytest.raises(asyncio.CancelledError):
             await task
         await asyncio.sleep(0)
-        assert _other_tasks() == []
-        await asyncio.sleep(0.05)  # requests already on the wire may still arrive
-        requests = srv.stats.requests
-        await asyncio.sleep(0.3)
-        assert srv.stats.requests == requests
+        await assert_stopped(srv)
 
 
 async def test_closing_the_client_cancels_a_running_pull() -> None:
@@ -231,11 +216,7 @@ async def test_closing_the_client_cancels_a_running_pull() -> None:
         cases = client.iter_cases()
         await cases.__anext__()
         await client.aclose()
-        assert _other_tasks() == []
-        await asyncio.sleep(0.05)  # requests already on the wire may still arrive
-        requests = srv.stats.requests
-        await asyncio.sleep(0.3)
-        assert srv.stats.requests == requests
+        await assert_stopped(srv)
 
 
 async def test_max_items_stops_early_and_fetches_only_what_it_needs() -> None:
@@ -363,6 +344,15 @@ async def test_iterator_before_open_and_after_close_explains() -> None:
             pass
         with pytest.raises(RuntimeError, match="closed"):
             client.iter_cases()
+
+
+async def assert_stopped(server: FakeKoreServer) -> None:
+    """No page fetch is left running, and the server gets no request from now on."""
+    assert _other_tasks() == []
+    await asyncio.sleep(0.05)  # requests already on the wire may still arrive
+    requests = server.stats.requests
+    await asyncio.sleep(0.3)
+    assert server.stats.requests == requests
 
 
 def _other_tasks() -> list[asyncio.Task[Any]]:
