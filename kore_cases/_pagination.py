@@ -18,9 +18,11 @@ exception, cancellation, closing the client) cancels the fetches still running.
 
 Data may change during a pull. Every page reports ``totalResults``; when a page reports
 another total than the pages before it, cases may have slid across the boundary between
-them, so the pages the shift could span are read again, all in one snapshot, before the
-pull moves on. With ``dedupe=True`` a case id already yielded is dropped, so the re-read
-costs no duplicates.
+them by up to the difference. The pull then drops the fetches in flight, goes back as
+many pages as that shift spans and reads on from there through the same window; the
+first page read again must be close enough to the snapshot of the pages already handed
+out, or it goes further back. With ``dedupe=True`` a case id already yielded is
+dropped, so reading again costs no duplicates.
 """
 
 from __future__ import annotations
