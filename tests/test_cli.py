@@ -631,6 +631,7 @@ async def test_a_failed_export_to_stdout_says_what_was_written(
         (["count", "--host", "x.example", "--stream-id", "st", "--account-id", "a", "--jwt", "t"],
          "host must be a URL with its scheme"),
         (["serve", "--rate", "600"], "must be REQUESTS/SECONDS such as 600/60"),
+        (["count", "--rate-limit", "1/inf"], "must be REQUESTS/SECONDS such as 600/60"),
         (["count", "--host", "https://x.example", "--stream-id", "st", "--account-id", "a",
           "--jwt", "t", "--no-rate-limit", "--rate-limit", "5/1"], "contradict each other"),
         ([], "choose a command"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -330,7 +331,8 @@ def _rate(text: str) -> tuple[int, float]:
         parsed = (int(count), float(seconds))
     except ValueError:
         parsed = (0, 0.0)
-    if not slash or parsed[0] < 1 or not parsed[1] > 0:
+    # An infinite window would never free a slot: the pull (or the fake server) would hang.
+    if not slash or parsed[0] < 1 or not 0 < parsed[1] < math.inf:
         raise argparse.ArgumentTypeError(
             f"must be REQUESTS/SECONDS such as 600/60, not {text!r}"
         ) from None
