@@ -101,7 +101,8 @@ class _SlidingWindows:
 
     def __init__(self, limits: Sequence[tuple[int, float]]) -> None:
         for max_requests, seconds in limits:
-            if max_requests < 1 or seconds <= 0:
+            # An infinite window has no Retry-After to give (nor does NaN).
+            if max_requests < 1 or not 0 < seconds < math.inf:
                 raise ValueError(f"bad rate limit {(max_requests, seconds)!r}")
         self._windows = [(n, s, deque[float]()) for n, s in limits]
 

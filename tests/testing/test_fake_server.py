@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import time
 import uuid
@@ -568,6 +569,13 @@ async def test_rate_windows(http: aiohttp.ClientSession) -> None:
         assert server.stats.rate_limited == 2
         assert server.stats.statuses == {200: 4, 429: 2}
         assert [r.status for r in server.request_log] == [200, 200, 429, 200, 200, 429]
+
+
+@pytest.mark.parametrize("window", [(0, 60.0), (1, 0.0), (1, math.inf), (1, math.nan)])
+def test_rate_windows_must_be_finite_and_positive(window: tuple[int, float]) -> None:
+    # An infinite window has no Retry-After to send: it used to crash its 2nd request.
+    with pytest.raises(ValueError, match="bad rate limit"):
+        FakeKoreServer(cases=1, rate_limits=[window])
 
 
 # --- faults -----------------------------------------------------------------------------------
