@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import __version__
 from .._export import FORMATS
@@ -15,6 +15,8 @@ from ._demo import cmd_demo
 from ._export_command import cmd_export
 
 __all__ = ["build_parser"]
+
+_N = TypeVar("_N", int, float)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -266,27 +268,6 @@ def _option(
     group.add_argument(flag, type=kind, default=default, metavar=metavar, help=help)
 
 
-def _positive(text: str) -> int:
-    value = _integer(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {text!r}")
-    return value
-
-
-def _non_negative(text: str) -> int:
-    value = _integer(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, not {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = _integer(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number 0..65535, not {text!r}")
-    return value
-
-
 def _integer(text: str) -> int:
     try:
         return int(text.replace("_", "").replace(",", ""))
@@ -294,35 +275,36 @@ def _integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
 
 
-def _non_negative_float(text: str) -> float:
-    value = _number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, not {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, not {text!r}")
-    return value
-
-
-def _probability(text: str) -> float:
-    value = _number(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, not {text!r}")
-    return value
-
-
 def _number(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number, not {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
     return value
+
+
+def _checked(
+    parse: Callable[[str], _N], accept: Callable[[_N], bool], wanted: str
+) -> Callable[[str], _N]:
+    """A flag type: ``parse`` the text, then refuse a value ``accept`` rejects."""
+
+    def check(text: str) -> _N:
+        value = parse(text)
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"must be {wanted}, not {text!r}")
+        return value
+
+    return check
+
+
+_positive = _checked(_integer, lambda n: n >= 1, "a whole number >= 1")
+_non_negative = _checked(_integer, lambda n: n >= 0, "a whole number >= 0")
+_port = _checked(_integer, lambda n: 0 <= n <= 65535, "a port number 0..65535")
+_positive_float = _checked(_number, lambda x: x > 0, "a number > 0")
+_non_negative_float = _checked(_number, lambda x: x >= 0, "a number >= 0")
+_probability = _checked(_number, lambda x: 0 <= x <= 1, "a number from 0 to 1")
 
 
 def _rate(text: str) -> tuple[int, float]:
