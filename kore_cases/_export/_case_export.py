@@ -43,16 +43,21 @@ class _AtomicFile:
         self.file: IO[bytes] = open(fd, "wb", buffering=_BUFFER)  # noqa: SIM115 (closed in commit/abort)
 
     def commit(self) -> None:
-        self.file.flush()
-        os.fsync(self.file.fileno())  # the data must be on disk before the name points at it
-        self.file.close()
-        os.replace(self.temp, self.path)
+        _move_into_place(self.file, self.temp, self.path)
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):
             self.file.close()
         with contextlib.suppress(FileNotFoundError):
             self.temp.unlink()
+
+
+def _move_into_place(file: IO[bytes], source: Path, target: Path) -> None:
+    """Close ``file``, written at ``source``, and rename it to ``target`` in one step."""
+    file.flush()
+    os.fsync(file.fileno())  # the data must be on disk before the name points at it
+    file.close()
+    os.replace(source, target)
 
 
 def _umask() -> int:
@@ -176,10 +181,7 @@ class _PartialSink:
             with contextlib.suppress(OSError):
                 self._path.unlink()
         else:
-            self._file.flush()
-            os.fsync(self._file.fileno())  # on disk before the name points at it
-            self._file.close()
-            os.replace(self._path, self._target)
+            _move_into_place(self._file, self._path, self._target)
         with contextlib.suppress(OSError):
             record_path(self._target).unlink()
 
