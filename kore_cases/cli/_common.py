@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .._ratelimit import DEFAULT_RATE_LIMIT
+
 __all__ = [
     "EXIT_ERROR",
     "EXIT_INTERRUPTED",
@@ -15,8 +17,9 @@ __all__ = [
 
 PROG = "kore-cases"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-# Kore's documented limits for runtime public APIs, per bot.
-KORE_RATE_LIMITS = ((600, 60.0), (18000, 3600.0))
+# Kore's documented limits for runtime public APIs, per bot: the client's own default,
+# so that the command and the library cannot drift apart.
+KORE_RATE_LIMITS = DEFAULT_RATE_LIMIT.windows
 
 
 class UsageError(Exception):
