@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +28,20 @@ def client_for(server: FakeKoreServer, **options: Any) -> CasesClient:
         JwtAuth(server.client_id, server.client_secret),
         **options,
     )
+
+
+def listing(directory: Path) -> list[str]:
+    """The names in ``directory``, sorted: what an export left behind."""
+    return sorted(path.name for path in directory.iterdir())
+
+
+async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
+    """Wait for a server-side effect that follows a client-side event."""
+    for _ in range(int(timeout / 0.005)):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition not reached in time")
 
 
 async def pull_ids(client: CasesClient, **options: Any) -> list[str]:

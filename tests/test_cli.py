@@ -17,13 +17,14 @@ import re
 import shlex
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pyarrow.parquet as pq
 import pytest
+from helpers import listing, until
 
 from kore_cases import CaseFilter, CasesClient, JwtAuth
 from kore_cases._export import CaseExport
@@ -163,10 +164,6 @@ async def test_the_command_imports_and_helps_without_rich() -> None:
 
 
 # -- export ---------------------------------------------------------------------------
-
-
-def listing(directory: Path) -> list[str]:
-    return sorted(os.listdir(directory))
 
 
 def read_ids(path: Path, fmt: str) -> list[str]:
@@ -401,14 +398,6 @@ async def test_ctrl_c_mid_page_keeps_only_the_complete_pages(
     assert read_ids(target, fmt) == server.case_ids()
 
 
-async def until(condition: Callable[[], bool]) -> None:
-    for _ in range(int(SUBPROCESS_TIMEOUT / 0.005)):
-        if condition():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError("timed out")
-
-
 async def test_a_real_ctrl_c_keeps_the_complete_pages(tmp_path: Path) -> None:
     target = tmp_path / "cases.jsonl"
     async with FakeKoreServer(cases=CASES, seed=3, latency=0.05) as server:
@@ -418,7 +407,8 @@ async def test_a_real_ctrl_c_keeps_the_complete_pages(tmp_path: Path) -> None:
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_clean_env(),
         )  # fmt: skip
         try:
-            await until(lambda: len(server.request_log) >= 4)  # pages 1 to 3 are in
+            # Pages 1 to 3 are in.
+            await until(lambda: len(server.request_log) >= 4, SUBPROCESS_TIMEOUT)
             proc.send_signal(signal.SIGINT)
             _, err = await asyncio.wait_for(proc.communicate(), SUBPROCESS_TIMEOUT)
         finally:

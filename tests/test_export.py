@@ -13,6 +13,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers import listing
 
 from kore_cases._export import (
     COLUMNS,
@@ -50,10 +51,6 @@ def make_cases(sample: dict[str, Any], n: int) -> list[dict[str, Any]]:
     )
     cases[2] = {"_id": "ci-sparse", "createdAt": "not a date"}
     return cases
-
-
-def listing(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir())
 
 
 def test_flat_row_maps_the_documented_case(sample: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from helpers import until
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
@@ -125,15 +126,6 @@ async def fetch_all(
             assert len(cases) == data["totalResults"]
             return cases
         page += 1
-
-
-async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
-    """Wait for a server-side effect that follows a client-side event."""
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 def ids(cases: list[Case]) -> list[str]:
