@@ -111,6 +111,7 @@ class Table:
         return [*COLUMNS, *self._field_columns]
 
     def write_table(self, out: IO[bytes]) -> None:
+        """Write every spooled row to ``out`` as the table's format."""
         raise NotImplementedError
 
 
@@ -222,6 +223,7 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 def import_pyarrow() -> tuple[Any, Any]:
+    """``pyarrow`` and ``pyarrow.parquet``, or a :class:`MissingExtraError` naming the extra."""
     # import_module: pyarrow ships no type information, so it is handled as Any.
     try:
         return importlib.import_module("pyarrow"), importlib.import_module("pyarrow.parquet")
@@ -234,6 +236,7 @@ def import_pyarrow() -> tuple[Any, Any]:
 def open_writer(
     fmt: ExportFormat, out: IO[bytes], field_columns: tuple[str, ...], row_group_size: int
 ) -> Jsonl | Table:
+    """The writer of ``fmt``: JSONL straight to ``out``, or a table spooled to it."""
     if fmt == "jsonl":
         return Jsonl(out)
     if fmt == "csv":

@@ -59,6 +59,7 @@ def partial_path(target: str | os.PathLike[str]) -> Path:
 
 
 def record_path(target: str | os.PathLike[str]) -> Path:
+    """``FILE.partial.json``: the record of how much of ``FILE.partial`` is complete."""
     path = Path(target)
     return path.with_name(path.name + _RECORD_SUFFIX)
 
