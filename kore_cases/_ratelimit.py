@@ -43,9 +43,9 @@ class RateLimit:
             if (
                 isinstance(seconds, bool)
                 or not isinstance(seconds, (int, float))
-                or not seconds > 0
+                or not 0 < seconds < math.inf  # an endless window would stall for good
             ):
-                raise ValueError(f"window seconds must be a number > 0, not {seconds!r}")
+                raise ValueError(f"window seconds must be a finite number > 0, not {seconds!r}")
             checked.append((count, float(seconds)))
         self.windows: tuple[tuple[int, float], ...] = tuple(checked)
 

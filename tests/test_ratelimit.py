@@ -79,6 +79,7 @@ def test_windows_are_normalised() -> None:
         (((1, 0),), ValueError, "seconds"),
         (((1, -1.0),), ValueError, "seconds"),
         (((1, float("nan")),), ValueError, "seconds"),
+        (((1, float("inf")),), ValueError, "seconds"),
         (((1, "60"),), ValueError, "seconds"),
         (((1, True),), ValueError, "seconds"),
         (([1, 1.0],), TypeError, "tuple"),
