@@ -1,10 +1,13 @@
 """Getting one page: build the request, send it through the throttle, retry, map errors.
 
-Each attempt takes a turn from the client's :class:`~kore_cases._throttle.Throttle`
-(concurrency, 429 pauses, rate windows), mints the ``auth`` header, and sends the
-body. Retryable failures (408, 429, 5xx, transport errors, a 200 whose body is not
-JSON) are retried with :class:`~kore_cases._retry.RetryPolicy` backoff; anything else
-becomes a typed error at once.
+Each attempt runs inside a turn of the client's :class:`~kore_cases._throttle.Throttle`
+(concurrency, 429 pauses, rate windows) and has two steps: :meth:`PageFetcher._send`
+mints the ``auth`` header and sends the body (a transport failure becomes a retryable
+error), and :meth:`PageFetcher._classify` reads the answer: a usable 200, or an error
+that says whether to retry and whether the whole client must pause (a 429). Retryable
+failures (408, 429, 5xx, transport errors, a 200 whose body is not JSON) are retried with
+:class:`~kore_cases._retry.RetryPolicy` backoff; anything else becomes a typed error at
+once.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from .errors import (
 )
 from .models import CasesPage
 
-__all__ = ["PageFetcher", "Unreadable", "check_page_number", "decode_page", "looks_like_json"]
+__all__ = ["PageFetcher", "Unreadable", "check_page_number", "decode_page"]
 
 logger = logging.getLogger("kore_cases")
 
@@ -197,10 +200,24 @@ class PageFetcher:
         self, body: bytes, page: int, attempt: int, stats: PullStats
     ) -> Response | _Failure:
         """Make one attempt: the 200 response, or what went wrong and whether to retry."""
-        waited = await self._throttle.acquire()
-        if waited > 0:
-            stats.rate_limit_waits += 1
-            stats.throttled_seconds += waited
+        async with self._throttle.turn() as turn:
+            if turn.waited > 0:
+                stats.rate_limit_waits += 1
+                stats.throttled_seconds += turn.waited
+            sent = await self._send(body, page, attempt, stats)
+            if isinstance(sent, _Failure):
+                return sent
+            outcome = self._classify(*sent, page=page, stats=stats)
+            if isinstance(outcome, Response):
+                turn.succeeded()
+            elif outcome.pause:
+                turn.rate_limited(outcome.retry_after)
+        return outcome
+
+    async def _send(
+        self, body: bytes, page: int, attempt: int, stats: PullStats
+    ) -> tuple[Response, str] | _Failure:
+        """Send one request: the response and the token it carried, or a transport failure."""
         started = time.monotonic()
         try:
             token = self._auth.token()
@@ -219,8 +236,6 @@ class PageFetcher:
         except ResponseTooLargeError as exc:
             exc.page, exc.path = page, self.path
             raise
-        finally:
-            self._throttle.release()
         logger.debug(
             "page %d attempt %d: HTTP %d in %.3f s",
             page,
@@ -228,9 +243,14 @@ class PageFetcher:
             response.status,
             time.monotonic() - started,
         )
+        return response, token
+
+    def _classify(
+        self, response: Response, token: str, *, page: int, stats: PullStats
+    ) -> Response | _Failure:
+        """Tell a usable 200 from what went wrong, whether to retry, and whether to pause."""
         if response.status == 200:
             if looks_like_json(response.body):
-                self._throttle.on_success()
                 return response
             # A 200 that cannot be JSON is a proxy's page or a cut body: retry it.
             snippet = _shorten(response.body.decode("utf-8", "replace"), 80)
@@ -238,20 +258,18 @@ class PageFetcher:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         error = _status_error(response, page=page, path=self.path, retry_after=retry_after)
         _redact(error, token)
-        retryable = is_retryable_status(response.status)
-        if response.status == 429:
-            stats.rate_limited += 1
-            if retry_after is not None and retry_after > self.policy.max_retry_after:
-                # Not waited for, neither here nor by the client's next requests: the
-                # caller decides what to do about a long wait.
-                error.message += (
-                    f"; Retry-After {retry_after:g} s is beyond max_retry_after="
-                    f"{self.policy.max_retry_after:g} s, so it was not waited for"
-                )
-                retryable = False
-            else:
-                self._throttle.on_rate_limited(retry_after)
-        return _Failure(error, retry_after, retryable)
+        if response.status != 429:
+            return _Failure(error, retry_after, is_retryable_status(response.status))
+        stats.rate_limited += 1
+        if retry_after is not None and retry_after > self.policy.max_retry_after:
+            # Not waited for, neither here nor by the client's next requests: the
+            # caller decides what to do about a long wait.
+            error.message += (
+                f"; Retry-After {retry_after:g} s is beyond max_retry_after="
+                f"{self.policy.max_retry_after:g} s, so it was not waited for"
+            )
+            return _Failure(error, retry_after, retryable=False)
+        return _Failure(error, retry_after, pause=True)
 
     def unreadable_error(self, page: int, cause: Exception, attempts: int) -> APIConnectionError:
         """The error for a page whose body stayed unreadable through all its attempts."""
@@ -272,6 +290,8 @@ class _Failure:
     error: APIError
     retry_after: float | None = None
     retryable: bool = True
+    pause: bool = False
+    """A 429 the whole client waits out before its next request."""
 
 
 def _gave_up(attempts: int) -> str:

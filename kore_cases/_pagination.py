@@ -39,7 +39,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from ._fetch import PageFetcher, Unreadable, check_page_number, decode_page, looks_like_json
+from ._fetch import PageFetcher, Unreadable, check_page_number, decode_page
 from ._stats import PullStats
 from .errors import KoreCasesError, PaginationError
 from .models import Case, CasesPage, page_decoder
@@ -94,15 +94,13 @@ class _Fetched:
 
 
 async def _fetch(fetcher: PageFetcher, body: bytes, page: int, stats: PullStats) -> _Fetched:
-    """Fetch one page and keep it as bytes; only a cheap JSON check is made now."""
-
-    def check(data: bytes) -> bytes:
-        if not looks_like_json(data):
-            raise Unreadable("not JSON")
-        return data
-
-    data, attempts = await fetcher.fetch(body, page=page, stats=stats, parse=check)
+    """Fetch one page and keep it as bytes (the fetcher has checked that it looks like JSON)."""
+    data, attempts = await fetcher.fetch(body, page=page, stats=stats, parse=_as_is)
     return _Fetched(page, data, attempts)
+
+
+def _as_is(data: bytes) -> bytes:
+    return data
 
 
 class _SeenIds:

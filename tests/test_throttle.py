@@ -6,7 +6,7 @@ import anyio
 import pytest
 
 from kore_cases import RateLimit
-from kore_cases._throttle import Throttle
+from kore_cases._throttle import Throttle, Turn
 
 
 class FakeClock:
@@ -17,10 +17,26 @@ class FakeClock:
         return self.now
 
 
+_held: dict[Throttle, list[Turn]] = {}
+
+
+async def take(throttle: Throttle) -> float:
+    """Enter a turn and keep it, as a request in flight does; return the seconds waited."""
+    turn = throttle.turn()
+    await turn.__aenter__()
+    _held.setdefault(throttle, []).append(turn)
+    return turn.waited
+
+
+async def give_back(throttle: Throttle) -> None:
+    """End the oldest turn kept by :func:`take`, as the answer to its request does."""
+    await _held[throttle].pop(0).__aexit__(None, None, None)
+
+
 async def acquired_now(throttle: Throttle, within: float = 0.02) -> bool:
     """Try to take a turn; give up (taking nothing) after ``within`` real seconds."""
     with anyio.move_on_after(within):
-        await throttle.acquire()
+        await take(throttle)
         return True
     return False
 
@@ -31,12 +47,12 @@ async def acquired_now(throttle: Throttle, within: float = 0.02) -> bool:
 async def test_concurrency_cap() -> None:
     throttle = Throttle(2, None, clock=FakeClock())
     with anyio.fail_after(0.5):
-        assert await throttle.acquire() == 0.0
-        assert await throttle.acquire() == 0.0
+        assert await take(throttle) == 0.0
+        assert await take(throttle) == 0.0
     assert throttle.active == 2
     assert not await acquired_now(throttle)
     assert throttle.active == 2  # the cancelled attempt took nothing
-    throttle.release()
+    await give_back(throttle)
     assert throttle.active == 1
     assert await acquired_now(throttle)
     assert throttle.active == 2
@@ -44,18 +60,18 @@ async def test_concurrency_cap() -> None:
 
 async def test_waiter_is_admitted_when_a_turn_ends() -> None:
     throttle = Throttle(1, None, clock=FakeClock())
-    await throttle.acquire()
+    await take(throttle)
     admitted = anyio.Event()
 
     async def second() -> None:
-        await throttle.acquire()
+        await take(throttle)
         admitted.set()
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(second)
         await anyio.sleep(0.02)
         assert not admitted.is_set()
-        throttle.release()
+        await give_back(throttle)
         with anyio.fail_after(0.5):
             await admitted.wait()
     assert throttle.active == 1
@@ -67,12 +83,9 @@ async def test_many_tasks_never_exceed_the_cap() -> None:
 
     async def work() -> None:
         nonlocal peak
-        await throttle.acquire()
-        try:
+        async with throttle.turn():
             peak = max(peak, throttle.active)
             await anyio.sleep(0.005)
-        finally:
-            throttle.release()
 
     with anyio.fail_after(2.0):
         async with anyio.create_task_group() as tg:
@@ -170,10 +183,10 @@ async def test_pause_delays_acquire() -> None:
     throttle.on_rate_limited(0.05)
     started = anyio.current_time()
     with anyio.fail_after(0.5):
-        waited = await throttle.acquire()
+        waited = await take(throttle)
     assert anyio.current_time() - started >= 0.045
     assert waited == pytest.approx(0.05)
-    throttle.release()
+    await give_back(throttle)
 
 
 async def test_no_pause_once_it_has_passed() -> None:
@@ -183,7 +196,7 @@ async def test_no_pause_once_it_has_passed() -> None:
     assert not await acquired_now(throttle)
     clock.now = 60.0
     with anyio.fail_after(0.1):
-        assert await throttle.acquire() == 0.0
+        assert await take(throttle) == 0.0
 
 
 async def test_cancelled_during_pause_gives_the_turn_back() -> None:
@@ -206,8 +219,8 @@ async def test_rate_windows_apply() -> None:
     assert await acquired_now(throttle)
     assert not await acquired_now(throttle)
     assert throttle.active == 2  # the cancelled attempt gave its turn back
-    throttle.release()
-    throttle.release()
+    await give_back(throttle)
+    await give_back(throttle)
     clock.now = 59.0
     assert not await acquired_now(throttle)
     clock.now = 60.0
@@ -216,10 +229,10 @@ async def test_rate_windows_apply() -> None:
 
 async def test_rate_wait_is_reported() -> None:
     throttle = Throttle(10, RateLimit((1, 0.05)), clock=anyio.current_time)
-    await throttle.acquire()
-    throttle.release()
+    await take(throttle)
+    await give_back(throttle)
     with anyio.fail_after(0.5):
-        waited = await throttle.acquire()
+        waited = await take(throttle)
     assert 0.04 <= waited <= 0.3
 
 
@@ -231,3 +244,30 @@ async def test_retry_after_zero_means_no_pause() -> None:
     throttle.on_rate_limited(0.0)
     assert throttle.limit == 2.0
     assert await acquired_now(throttle)
+
+
+# -- turns ----------------------------------------------------------------------------
+
+
+async def test_a_turn_is_given_back_when_its_body_raises() -> None:
+    throttle = Throttle(1, None, clock=FakeClock())
+    with pytest.raises(RuntimeError):
+        async with throttle.turn():
+            assert throttle.active == 1
+            raise RuntimeError("the request failed")
+    assert throttle.active == 0
+    assert await acquired_now(throttle)
+
+
+async def test_a_turn_reports_its_outcome_when_it_ends() -> None:
+    clock = FakeClock()
+    throttle = Throttle(4, None, clock=clock)
+    async with throttle.turn() as turn:
+        turn.rate_limited(5.0)
+        assert throttle.limit == 4.0  # nothing changes while the turn is running
+    assert throttle.limit == 2.0
+    assert throttle._pause_until == 5.0
+    clock.now = 10.0
+    async with throttle.turn() as turn:
+        turn.succeeded()
+    assert throttle.limit == 2.5
