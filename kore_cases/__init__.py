@@ -20,6 +20,7 @@ are private and may change without notice.
 from ._client import CasesClient
 from ._pagination import CaseIterator, PageIterator
 from ._ratelimit import RateLimit
+from ._retry import Retry
 from ._stats import PullStats
 from ._version import __version__
 from .auth import Auth, JwtAuth, StaticToken
@@ -78,6 +79,7 @@ __all__ = [
     "RateLimitError",
     "ResponseTooLargeError",
     "ResponseValidationError",
+    "Retry",
     "ServerError",
     "StaticToken",
     "Status",

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import platform
-import re
 import ssl as ssl_module
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import msgspec
 
+from ._checks import seconds, whole_number
 from ._fetch import PageFetcher, decode_page
 from ._pagination import CaseIterator, PageIterator, TaskOwner, check_pull_arguments
 from ._ratelimit import DEFAULT_RATE_LIMIT, RateLimit
-from ._retry import RetryPolicy
+from ._retry import Retry
+from ._settings import (
+    Paging,
+    Settings,
+    check_account_id,
+    check_auth,
+    check_extra_headers,
+    check_host,
+    check_paging,
+    check_rate_limit,
+    check_ssl,
+    check_stream_id,
+    merge_retry,
+)
 from ._stats import PullStats
 from ._throttle import Throttle
 from ._transport import Transport
@@ -33,11 +45,50 @@ __all__ = ["CasesClient"]
 
 T = TypeVar("T")
 
-_STREAM_ID = re.compile(r"^[A-Za-z0-9_-]+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_PATH = "/caseManagement/api/public/analytics/{stream_id}/getCases"
-_OWN_HEADERS = frozenset({"auth", "accountid", "content-type"})
 _MIB = 1024 * 1024
+
+
+class _Shared:
+    """What a client shares with its ``with_options()`` views: session, budget, pulls."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings  # the creating client's: they shape the session
+        self.transport: Transport | None = None
+        self.throttle: Throttle | None = None
+        self.tasks = TaskOwner()
+        self.closed = False
+
+    async def open(self) -> None:
+        if self.closed:
+            raise RuntimeError("this CasesClient is closed; create a new one")
+        if self.transport is not None:
+            return
+        s = self.settings
+        transport = Transport(
+            timeout=s.timeout,
+            connections=s.concurrency,
+            headers={
+                "accountId": s.account_id,
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": f"kore-cases/{__version__} python/{platform.python_version()}",
+                **s.extra_headers,
+            },
+            ssl=s.ssl,
+            max_response_bytes=s.max_response_bytes,
+            trace_configs=s.trace_configs,
+        )
+        await transport.open()
+        self.transport = transport
+        self.throttle = Throttle(s.concurrency, s.rate_limit)
+
+    async def close(self) -> None:
+        self.closed = True
+        self.throttle = None
+        await self.tasks.cancel_all()
+        transport, self.transport = self.transport, None
+        if transport is not None:
+            await transport.close()
 
 
 class CasesClient:
@@ -55,6 +106,9 @@ class CasesClient:
             async for case in client.iter_cases(CaseFilter(status=["open"])):
                 print(case.ref_id, case.status.name if case.status else None)
 
+    The configuration is read-only after construction (``client.timeout``,
+    ``client.retry``...); :meth:`with_options` gives a view with other per-call options.
+
     Parameters:
         host: the environment URL with its scheme, e.g. ``"https://platform.kore.ai"``.
             ``http://`` is refused for anything but a loopback host unless
@@ -67,8 +121,12 @@ class CasesClient:
         concurrency: requests in flight at once, shared by everything this client does;
             also the number of pages a pull fetches ahead of its consumer.
         timeout: seconds for one whole request, connection to last byte.
-        max_retries: retries of a request after a retryable failure (408, 429, 5xx,
-            connection errors, timeouts, a 200 whose body is not JSON).
+        retry: how failed requests are retried, a :class:`Retry`
+            (``Retry(max_retries=5, backoff_base=0.5, backoff_max=8.0,
+            max_retry_after=60.0)`` by default).
+        max_retries, backoff_base, backoff_max, max_retry_after: the fields of
+            :class:`Retry` as flat keywords; each one given replaces that field of
+            ``retry``.
         rate_limit: request-rate windows to stay under; the default is Kore's
             ``RateLimit((600, 60.0), (18000, 3600.0))``; ``None`` turns it off.
         paging: ``"page"`` sends ``page``/``limit``; ``"skip"`` sends ``skip``/``limit``
@@ -77,11 +135,6 @@ class CasesClient:
         allow_insecure_http: allow ``http://`` to a non-loopback host.
         ssl: an :class:`ssl.SSLContext` to verify the server with (a corporate CA);
             ``None`` verifies against the system's certificates.
-        backoff_base, backoff_max: the capped exponential backoff, in seconds: before
-            retry ``n`` wait ``min(backoff_max, backoff_base * 2**(n-1))`` times a random
-            factor in [0.5, 1]; a longer ``Retry-After`` from the server wins.
-        max_retry_after: a 429 asking to wait longer than this many seconds raises
-            :class:`RateLimitError` (with ``retry_after``) instead of sleeping.
         max_response_bytes: answers larger than this are refused unread (64 MiB).
         trace_configs: aiohttp ``TraceConfig`` objects, for metrics on every request.
     """
@@ -96,64 +149,44 @@ class CasesClient:
         page_size: int = 50,
         concurrency: int = 8,
         timeout: float = 30.0,
-        max_retries: int = 5,
+        retry: Retry | None = None,
+        max_retries: int | None = None,
         rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
-        paging: Literal["page", "skip"] = "page",
+        paging: Paging = "page",
         extra_headers: Mapping[str, str] | None = None,
         allow_insecure_http: bool = False,
         ssl: ssl_module.SSLContext | None = None,
-        backoff_base: float = 0.5,
-        backoff_max: float = 8.0,
-        max_retry_after: float = 60.0,
+        backoff_base: float | None = None,
+        backoff_max: float | None = None,
+        max_retry_after: float | None = None,
         max_response_bytes: int = 64 * _MIB,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
     ) -> None:
-        self.host = _check_host(host, allow_insecure_http)
-        if not isinstance(stream_id, str) or not _STREAM_ID.match(stream_id):
-            raise ValueError(
-                f"stream_id must hold only letters, digits, '-' and '_' (it goes into the "
-                f"URL path), e.g. 'st-084d3c5e-376a-559f-9987-a012bb2b0000'; got {stream_id!r}"
-            )
-        if not isinstance(account_id, str) or not account_id.strip():
-            raise ValueError("account_id must be the non-empty account id (the accountId header)")
-        if _CONTROL.search(account_id):
-            raise ValueError("account_id must not contain CR, LF or other control characters")
-        self.stream_id = stream_id
-        self.account_id = account_id
-        self.auth: Auth = _check_auth(auth)
-        self.page_size = _positive_int("page_size", page_size)
-        self.concurrency = _positive_int("concurrency", concurrency)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise ValueError(f"timeout must be a number of seconds > 0, not {timeout!r}")
-        self.timeout = float(timeout)
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int):
-            raise ValueError(f"max_retries must be a whole number >= 0, not {max_retries!r}")
-        self._policy = RetryPolicy(max_retries, backoff_base, backoff_max, max_retry_after)
-        self.max_retries = max_retries
-        if rate_limit is not None and not isinstance(rate_limit, RateLimit):
-            raise TypeError(f"rate_limit must be a RateLimit or None, not {rate_limit!r}")
-        self.rate_limit = rate_limit
-        if paging not in ("page", "skip"):
-            raise ValueError(f"paging must be 'page' or 'skip', not {paging!r}")
-        self.paging: Literal["page", "skip"] = paging
-        if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
-            raise TypeError(f"ssl must be an ssl.SSLContext or None, not {type(ssl).__name__}")
-        self._max_response_bytes = _positive_int("max_response_bytes", max_response_bytes)
-        self.path = _PATH.format(stream_id=stream_id)
-        self.url = self.host + self.path
-        self._headers = {
-            "accountId": account_id,
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": f"kore-cases/{__version__} python/{platform.python_version()}",
-            **_check_extra_headers(extra_headers),
-        }
-        self._ssl = ssl
-        self._trace_configs = list(trace_configs or ())
-        self._transport: Transport | None = None
-        self._fetcher: PageFetcher | None = None
-        self._tasks = TaskOwner()
-        self._closed = False
+        settings = Settings(
+            host=check_host(host, allow_insecure_http),
+            stream_id=check_stream_id(stream_id),
+            account_id=check_account_id(account_id),
+            auth=check_auth(auth),
+            page_size=whole_number("page_size", page_size, 1),
+            concurrency=whole_number("concurrency", concurrency, 1),
+            timeout=seconds("timeout", timeout),
+            retry=merge_retry(
+                retry,
+                max_retries=max_retries,
+                backoff_base=backoff_base,
+                backoff_max=backoff_max,
+                max_retry_after=max_retry_after,
+            ),
+            rate_limit=check_rate_limit(rate_limit),
+            paging=check_paging(paging),
+            extra_headers=check_extra_headers(extra_headers),
+            ssl=check_ssl(ssl),
+            max_response_bytes=whole_number("max_response_bytes", max_response_bytes, 1),
+            trace_configs=tuple(trace_configs or ()),
+        )
+        self._settings = settings
+        self._shared = _Shared(settings)
+        self._owns_session = True
 
     @classmethod
     def from_env(cls, **options: Any) -> CasesClient:
@@ -176,43 +209,120 @@ class CasesClient:
             raise ValueError(f"set the environment variable(s) {', '.join(missing)}")
         return cls(env["KORE_HOST"], env["KORE_STREAM_ID"], env["KORE_ACCOUNT_ID"], auth, **options)
 
+    # -- configuration (read-only) ------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The environment URL, without a trailing ``/``."""
+        return self._settings.host
+
+    @property
+    def stream_id(self) -> str:
+        """The bot's stream id."""
+        return self._settings.stream_id
+
+    @property
+    def account_id(self) -> str:
+        """The account id sent as the ``accountId`` header."""
+        return self._settings.account_id
+
+    @property
+    def auth(self) -> Auth:
+        """What mints the ``auth`` header of each request."""
+        return self._settings.auth
+
+    @property
+    def page_size(self) -> int:
+        """Cases asked per page."""
+        return self._settings.page_size
+
+    @property
+    def concurrency(self) -> int:
+        """Requests in flight at once (and pages fetched ahead of a pull's consumer)."""
+        return self._settings.concurrency
+
+    @property
+    def timeout(self) -> float:
+        """Seconds for one whole request."""
+        return self._settings.timeout
+
+    @property
+    def retry(self) -> Retry:
+        """How failed requests are retried."""
+        return self._settings.retry
+
+    @property
+    def max_retries(self) -> int:
+        """Retries of a request after a retryable failure (``retry.max_retries``)."""
+        return self._settings.retry.max_retries
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The request-rate windows this client stays under (``None``: none)."""
+        return self._settings.rate_limit
+
+    @property
+    def paging(self) -> Paging:
+        """``"page"`` (``page``/``limit`` in the body) or ``"skip"`` (``skip``/``limit``)."""
+        return self._settings.paging
+
+    @property
+    def path(self) -> str:
+        """The getCases endpoint path of this stream."""
+        return self._settings.path
+
+    @property
+    def url(self) -> str:
+        """The full getCases URL."""
+        return self._settings.url
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> CasesClient:
+        """A view of this client with other per-call options, sharing its session.
+
+        The view uses the same HTTP session, budget (concurrency, rate windows, 429
+        pauses) and auth; only the options given change, for the calls made through
+        it. It costs nothing to make, so make one per call::
+
+            page = await client.with_options(timeout=5.0, max_retries=0).get_page(f)
+
+        Options:
+            timeout: seconds for one whole request.
+            max_retries: retries of a failed request (the rest of :attr:`retry` stays).
+
+        The view does not own the session: its :meth:`aclose` does nothing, and it
+        works while the client it was made from is open.
+        """
+        settings = self._settings
+        if timeout is not None:
+            settings = replace(settings, timeout=seconds("timeout", timeout))
+        if max_retries is not None:
+            settings = replace(settings, retry=replace(settings.retry, max_retries=max_retries))
+        view = object.__new__(CasesClient)
+        view._settings = settings
+        view._shared = self._shared
+        view._owns_session = False
+        return view
+
     # -- lifecycle ------------------------------------------------------------------
 
     async def open(self) -> CasesClient:
         """Open the HTTP session; ``async with`` does this for you. Returns the client."""
-        if self._closed:
-            raise RuntimeError("this CasesClient is closed; create a new one")
-        if self._transport is not None:
-            return self
-        transport = Transport(
-            timeout=self.timeout,
-            connections=self.concurrency,
-            headers=self._headers,
-            ssl=self._ssl,
-            max_response_bytes=self._max_response_bytes,
-            trace_configs=self._trace_configs,
-        )
-        await transport.open()
-        self._transport = transport
-        self._fetcher = PageFetcher(
-            transport=transport,
-            throttle=Throttle(self.concurrency, self.rate_limit),
-            auth=self.auth,
-            url=self.url,
-            path=self.path,
-            paging=self.paging,
-            policy=self._policy,
-        )
+        await self._shared.open()
         return self
 
     async def aclose(self) -> None:
-        """Cancel running pulls and close the HTTP session. Safe to call more than once."""
-        self._closed = True
-        self._fetcher = None
-        await self._tasks.cancel_all()
-        transport, self._transport = self._transport, None
-        if transport is not None:
-            await transport.close()
+        """Cancel running pulls and close the HTTP session. Safe to call more than once.
+
+        On a view made by :meth:`with_options` this does nothing: the session belongs
+        to the client the view was made from.
+        """
+        if self._owns_session:
+            await self._shared.close()
 
     async def __aenter__(self) -> CasesClient:
         return await self.open()
@@ -259,11 +369,10 @@ class CasesClient:
     ) -> CasesPage[Any]:
         """Fetch one page of cases (1-based ``page``), retrying as configured."""
         body = _filter_body(filter)
-        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-            raise ValueError(f"page must be a whole number >= 1, not {page!r}")
+        whole_number("page", page, 1)
         check_pull_arguments(model, page)
-        size = self.page_size if page_size is None else _positive_int("page_size", page_size)
-        fetcher = self._require_open()
+        size = self.page_size if page_size is None else whole_number("page_size", page_size, 1)
+        fetcher = self._fetcher()
         decoder = page_decoder(model)
         result, _attempts = await fetcher.fetch(
             fetcher.request_body(body, page, size),
@@ -386,10 +495,10 @@ class CasesClient:
         max_items: int | None,
     ) -> PageIterator[Any]:
         body = _filter_body(filter)
-        fetcher = self._require_open()
+        fetcher = self._fetcher()
         return PageIterator(
             fetcher,
-            self._tasks,
+            self._shared.tasks,
             body,
             model=model,
             page_size=self.page_size,
@@ -400,15 +509,27 @@ class CasesClient:
             max_items=max_items,
         )
 
-    def _require_open(self) -> PageFetcher:
-        if self._fetcher is None:
-            if self._closed:
+    def _fetcher(self) -> PageFetcher:
+        """A fetcher with this client's (or view's) options over the shared session."""
+        shared = self._shared
+        if shared.transport is None or shared.throttle is None:
+            if shared.closed:
                 raise RuntimeError("this CasesClient is closed; create a new one")
             raise RuntimeError(
                 "this CasesClient is not open: use `async with CasesClient(...) as client:` "
                 "or `await client.open()` first"
             )
-        return self._fetcher
+        s = self._settings
+        return PageFetcher(
+            transport=shared.transport,
+            throttle=shared.throttle,
+            auth=s.auth,
+            url=s.url,
+            path=s.path,
+            paging=s.paging,
+            policy=s.retry,
+            timeout=s.timeout,
+        )
 
 
 def _filter_body(filter: CaseFilter | None) -> dict[str, Any]:
@@ -420,72 +541,3 @@ def _filter_body(filter: CaseFilter | None) -> dict[str, Any]:
             f"{type(filter).__name__}"
         )
     return filter.to_body()
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a whole number >= 1, not {value!r}")
-    return value
-
-
-def _check_host(host: object, allow_insecure_http: bool) -> str:
-    if not isinstance(host, str):
-        raise TypeError(f"host must be a str such as 'https://platform.kore.ai', not {host!r}")
-    # Never echo user:password@ back in a message.
-    shown = repr("***@" + host.rsplit("@", 1)[1] if "@" in host else host)
-    parts = urlsplit(host.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
-            f"host must be a URL with its scheme, such as 'https://platform.kore.ai'; got {shown}"
-        )
-    if "@" in parts.netloc:
-        raise ValueError(
-            "host must not carry credentials (user:password@); authenticate with auth="
-        )
-    if parts.query or parts.fragment:
-        raise ValueError(f"host must not carry a query or fragment; got {shown}")
-    if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
-        raise ValueError(
-            f"host {shown} uses http://, which would send the token in clear across the "
-            "network: use https://, or pass allow_insecure_http=True if you must"
-        )
-    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
-
-
-def _is_loopback(hostname: str) -> bool:
-    if hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname).is_loopback
-    except ValueError:
-        return False
-
-
-def _check_auth(auth: object) -> Auth:
-    if isinstance(auth, str):
-        return StaticToken(auth)
-    if isinstance(auth, Auth):
-        return auth
-    raise TypeError(
-        "auth must be JwtAuth(client_id, client_secret), StaticToken(token), a token str, "
-        f"or an object with a token() method; got {type(auth).__name__}"
-    )
-
-
-def _check_extra_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
-    if headers is None:
-        return {}
-    checked: dict[str, str] = {}
-    for name, value in headers.items():
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise TypeError(
-                f"extra_headers must map str to str; got {name!r}: {type(value).__name__}"
-            )
-        if not name or _CONTROL.search(name) or ":" in name or _CONTROL.search(value):
-            raise ValueError(f"extra_headers[{name!r}] holds CR, LF or another control character")
-        if name.lower() in _OWN_HEADERS:
-            raise ValueError(
-                f"extra_headers may not set {name!r}: the client sets it (use auth= or account_id=)"
-            )
-        checked[name] = value
-    return checked

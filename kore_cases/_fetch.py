@@ -139,6 +139,7 @@ class PageFetcher:
         path: str,
         paging: Paging,
         policy: RetryPolicy,
+        timeout: float | None = None,
     ) -> None:
         self._transport = transport
         self._throttle = throttle
@@ -147,6 +148,7 @@ class PageFetcher:
         self.path = path
         self.paging = paging
         self.policy = policy
+        self.timeout = timeout
 
     def request_body(self, filter_body: Mapping[str, Any], page: int, limit: int) -> bytes:
         """Return the JSON body asking for ``page`` of ``limit`` cases."""
@@ -222,7 +224,9 @@ class PageFetcher:
         try:
             token = self._auth.token()
             stats.requests += 1
-            response = await self._transport.post(self._url, body, {"auth": token})
+            response = await self._transport.post(
+                self._url, body, {"auth": token}, timeout=self.timeout
+            )
         except TransportError as exc:
             logger.debug(
                 "page %d attempt %d: %s after %.3f s",

@@ -39,6 +39,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from ._checks import whole_number
 from ._fetch import PageFetcher, Unreadable, check_page_number, decode_page
 from ._stats import PullStats
 from .errors import KoreCasesError, PaginationError
@@ -148,12 +149,9 @@ def check_pull_arguments(
     model: Any, start_page: object, max_items: object = None, ordered: object = True
 ) -> None:
     """Refuse bad ``iter_*`` arguments before any request is sent."""
-    if isinstance(start_page, bool) or not isinstance(start_page, int) or start_page < 1:
-        raise ValueError(f"start_page must be a whole number >= 1, not {start_page!r}")
-    if max_items is not None and (
-        isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1
-    ):
-        raise ValueError(f"max_items must be None or a whole number >= 1, not {max_items!r}")
+    whole_number("start_page", start_page, 1)
+    if max_items is not None:
+        whole_number("max_items", max_items, 1)
     if not isinstance(ordered, bool):
         raise TypeError(f"ordered must be True or False, not {ordered!r}")
     try:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import anyio
 
+from ._checks import whole_number
+
 __all__ = ["DEFAULT_RATE_LIMIT", "RateLimit", "RateLimiter"]
 
 
@@ -38,8 +40,7 @@ class RateLimit:
                     f"each window must be a (max_requests, seconds) tuple, not {window!r}"
                 )
             count, seconds = window
-            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                raise ValueError(f"max_requests must be a whole number >= 1, not {count!r}")
+            whole_number("max_requests", count, 1)
             if (
                 isinstance(seconds, bool)
                 or not isinstance(seconds, (int, float))

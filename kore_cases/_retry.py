@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
-__all__ = ["RetryPolicy", "is_retryable_status", "parse_retry_after"]
+from ._checks import seconds, whole_number
+
+__all__ = ["Retry", "RetryPolicy", "is_retryable_status", "parse_retry_after"]
 
 # 408 Request Timeout, 429 Too Many Requests and every 5xx are worth another try;
 # other 4xx say the request itself is wrong and will fail the same way again.
@@ -61,8 +63,20 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How many times to retry and how long to wait between tries (see the module docs)."""
+class Retry:
+    """How a client retries a failed request: a read-only value, like httpx's ``Timeout``.
+
+    Pass it as ``CasesClient(..., retry=Retry(max_retries=3, backoff_max=4.0))``.
+
+    Attributes:
+        max_retries: retries after a retryable failure (408, 429, 5xx, connection
+            errors, timeouts, a 200 whose body is not JSON); ``0`` never retries.
+        backoff_base, backoff_max: the capped exponential backoff, in seconds: before
+            retry ``n`` wait ``min(backoff_max, backoff_base * 2**(n-1))`` times a random
+            factor in [0.5, 1]; a longer ``Retry-After`` from the server wins.
+        max_retry_after: a 429 asking to wait longer than this many seconds raises
+            :class:`~kore_cases.RateLimitError` (with ``retry_after``) instead of sleeping.
+    """
 
     max_retries: int = 5
     backoff_base: float = 0.5
@@ -70,12 +84,15 @@ class RetryPolicy:
     max_retry_after: float = 60.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.max_retries, int) or self.max_retries < 0:
-            raise ValueError(f"max_retries must be a whole number >= 0, not {self.max_retries!r}")
-        if self.backoff_base < 0 or self.backoff_max < 0:
-            raise ValueError("backoff_base and backoff_max must be >= 0")
-        if self.max_retry_after < 0:
-            raise ValueError("max_retry_after must be >= 0")
+        whole_number("max_retries", self.max_retries, 0)
+        # Normalised to float, so that Retry(backoff_max=8) == Retry(backoff_max=8.0).
+        for name, infinite in (
+            ("backoff_base", False),
+            ("backoff_max", False),
+            ("max_retry_after", True),
+        ):
+            value = seconds(name, getattr(self, name), zero=True, infinite=infinite)
+            object.__setattr__(self, name, value)
 
     def backoff(self, retry: int, *, rng: random.Random | None = None) -> float:
         """Return the jittered wait in seconds before retry number ``retry`` (1-based)."""
@@ -88,3 +105,7 @@ class RetryPolicy:
         if retry_after is None:
             return computed
         return max(computed, retry_after)
+
+
+# The name the request path knew it by, kept while branches written against it land.
+RetryPolicy = Retry

@@ -74,22 +74,30 @@ class Transport:
         if session is not None:
             await session.close()
 
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Response:
-        """POST ``body`` and return the whole answer, or raise :class:`TransportError`."""
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float | None = None
+    ) -> Response:
+        """POST ``body`` and return the whole answer, or raise :class:`TransportError`.
+
+        ``timeout`` replaces the session's total timeout for this request.
+        """
         session = self._session
         if session is None:
             raise RuntimeError("transport is closed")
+        limit = self._timeout if timeout is None else aiohttp.ClientTimeout(total=timeout)
         # The cause is not chained: some aiohttp errors carry the request's headers,
         # and with them the token. The message is built inside `except`, raised outside.
         failure: TransportError
         try:
             # No redirects: following one would send the token to wherever it points.
-            async with session.post(url, data=body, headers=headers, allow_redirects=False) as resp:
+            async with session.post(
+                url, data=body, headers=headers, allow_redirects=False, timeout=limit
+            ) as resp:
                 payload = await self._read(resp)
                 return Response(resp.status, resp.headers, payload)
         except asyncio.TimeoutError:
             failure = TransportError(
-                f"no complete answer within the {self._timeout.total:g} s timeout", timeout=True
+                f"no complete answer within the {limit.total:g} s timeout", timeout=True
             )
         except aiohttp.ClientError as exc:
             failure = TransportError(_describe(exc))

@@ -19,6 +19,8 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey, RSAKey
 
+from ._checks import whole_number
+
 __all__ = ["Auth", "JwtAuth", "StaticToken"]
 
 _HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
@@ -60,8 +62,7 @@ class JwtAuth:
             raise ValueError("client_id must be the app's non-empty client id, e.g. 'cs-…'")
         if not isinstance(client_secret, str) or not client_secret:
             raise ValueError("client_secret must be the app's non-empty client secret")
-        if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 1:
-            raise ValueError(f"ttl must be a whole number of seconds >= 1, not {ttl!r}")
+        whole_number("ttl", ttl, 1)
         claims = dict(extra_claims or {})
         clash = _RESERVED_CLAIMS.intersection(claims)
         if clash:
