@@ -14,6 +14,7 @@ import msgspec
 
 from ._checks import seconds, whole_number
 from ._fetch import PageFetcher, decode_page
+from ._page_size import DEFAULT_MAX_PAGE_SIZE, PageSize, PageSizer, check_page_size
 from ._pagination import CaseIterator, PageIterator, TaskOwner, check_pull_arguments
 from ._ratelimit import DEFAULT_RATE_LIMIT, RateLimit
 from ._retry import Retry
@@ -57,6 +58,8 @@ class _Shared:
         self.throttle: Throttle | None = None
         self.tasks = TaskOwner()
         self.closed = False
+        # What page_size="max" learns serves every pull, get_page() and view.
+        self.max_sizer = PageSizer("max", settings.max_page_size)
 
     async def open(self) -> None:
         if self.closed:
@@ -117,7 +120,11 @@ class CasesClient:
         account_id: the account id, sent as the ``accountId`` header.
         auth: :class:`JwtAuth`, :class:`StaticToken`, anything with a ``token()``
             method, or a plain ``str`` (a static token).
-        page_size: cases asked per page (the server may clamp it; its answer rules).
+        page_size: cases asked per page (the server may clamp it; its answer rules), or
+            ``"max"``: ask ``max_page_size`` on the first request and keep what the server
+            accepts (its clamped ``limit``, or the largest size it did not refuse with a
+            400, found by halving) for the client's life.
+        max_page_size: the first size ``page_size="max"`` asks for (1000).
         concurrency: requests in flight at once, shared by everything this client does;
             also the number of pages a pull fetches ahead of its consumer.
         timeout: seconds for one whole request, connection to last byte.
@@ -146,7 +153,8 @@ class CasesClient:
         account_id: str,
         auth: Auth | str,
         *,
-        page_size: int = 50,
+        page_size: PageSize = 50,
+        max_page_size: int = DEFAULT_MAX_PAGE_SIZE,
         concurrency: int = 8,
         timeout: float = 30.0,
         retry: Retry | None = None,
@@ -167,7 +175,8 @@ class CasesClient:
             stream_id=check_stream_id(stream_id),
             account_id=check_account_id(account_id),
             auth=check_auth(auth),
-            page_size=whole_number("page_size", page_size, 1),
+            page_size=check_page_size(page_size),
+            max_page_size=whole_number("max_page_size", max_page_size, 1),
             concurrency=whole_number("concurrency", concurrency, 1),
             timeout=seconds("timeout", timeout),
             retry=merge_retry(
@@ -232,9 +241,14 @@ class CasesClient:
         return self._settings.auth
 
     @property
-    def page_size(self) -> int:
-        """Cases asked per page."""
+    def page_size(self) -> PageSize:
+        """Cases asked per page, or ``"max"``."""
         return self._settings.page_size
+
+    @property
+    def max_page_size(self) -> int:
+        """What ``page_size="max"`` asks for first."""
+        return self._settings.max_page_size
 
     @property
     def concurrency(self) -> int:
@@ -338,7 +352,7 @@ class CasesClient:
     def __repr__(self) -> str:
         return (
             f"CasesClient(host={self.host!r}, stream_id={self.stream_id!r}, "
-            f"account_id={self.account_id!r}, auth={self.auth!r}, page_size={self.page_size}, "
+            f"account_id={self.account_id!r}, auth={self.auth!r}, page_size={self.page_size!r}, "
             f"concurrency={self.concurrency})"
         )
 
@@ -346,7 +360,7 @@ class CasesClient:
 
     @overload
     async def get_page(
-        self, filter: CaseFilter | None = None, *, page: int = 1, page_size: int | None = None
+        self, filter: CaseFilter | None = None, *, page: int = 1, page_size: PageSize | None = None
     ) -> CasesPage[Case]: ...
 
     @overload
@@ -355,7 +369,7 @@ class CasesClient:
         filter: CaseFilter | None = None,
         *,
         page: int = 1,
-        page_size: int | None = None,
+        page_size: PageSize | None = None,
         model: type[T],
     ) -> CasesPage[T]: ...
 
@@ -364,23 +378,30 @@ class CasesClient:
         filter: CaseFilter | None = None,
         *,
         page: int = 1,
-        page_size: int | None = None,
+        page_size: PageSize | None = None,
         model: Any = Case,
     ) -> CasesPage[Any]:
-        """Fetch one page of cases (1-based ``page``), retrying as configured."""
+        """Fetch one page of cases (1-based ``page``), retrying as configured.
+
+        ``page_size`` overrides the client's for this call (``"max"`` included).
+        """
         body = _filter_body(filter)
         whole_number("page", page, 1)
         check_pull_arguments(model, page)
-        size = self.page_size if page_size is None else whole_number("page_size", page_size, 1)
+        sizer = self._sizer(self.page_size if page_size is None else check_page_size(page_size))
         fetcher = self._fetcher()
         decoder = page_decoder(model)
-        result, _attempts = await fetcher.fetch(
-            fetcher.request_body(body, page, size),
-            page=page,
-            stats=PullStats(),
-            parse=lambda data: decode_page(data, decoder, page=page, path=self.path),
-        )
-        return result
+
+        async def fetch(size: int) -> CasesPage[Any]:
+            result, _attempts = await fetcher.fetch(
+                fetcher.request_body(body, page, size),
+                page=page,
+                stats=PullStats(),
+                parse=lambda data: decode_page(data, decoder, page=page, path=self.path),
+            )
+            return result
+
+        return await sizer.first(fetch, PullStats())
 
     async def count(self, filter: CaseFilter | None = None) -> int:
         """Return how many cases match ``filter`` (``totalResults``), with one small request."""
@@ -501,13 +522,17 @@ class CasesClient:
             self._shared.tasks,
             body,
             model=model,
-            page_size=self.page_size,
+            page_size=self._sizer(self.page_size),
             window=self.concurrency,
             start_page=start_page,
             ordered=ordered,
             dedupe=dedupe,
             max_items=max_items,
         )
+
+    def _sizer(self, page_size: PageSize) -> PageSizer:
+        """The client's shared sizer for ``"max"``, a fixed one for a number."""
+        return self._shared.max_sizer if page_size == "max" else PageSizer(page_size)
 
     def _fetcher(self) -> PageFetcher:
         """A fetcher with this client's (or view's) options over the shared session."""

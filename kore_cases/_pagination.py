@@ -41,6 +41,7 @@ import msgspec
 
 from ._checks import whole_number
 from ._fetch import PageFetcher, Unreadable, check_page_number, decode_page
+from ._page_size import PageSizer
 from ._stats import PullStats
 from .errors import KoreCasesError, PaginationError
 from .models import Case, CasesPage, page_decoder
@@ -178,7 +179,7 @@ class PageIterator(Generic[T]):
         filter_body: Mapping[str, Any],
         *,
         model: Any = Case,
-        page_size: int,
+        page_size: int | PageSizer,
         window: int,
         start_page: int = 1,
         ordered: bool = True,
@@ -191,7 +192,9 @@ class PageIterator(Generic[T]):
         self._owner = owner
         self._filter_body = dict(filter_body)
         self._decoder = page_decoder(model)
-        self._page_size = page_size
+        # A PageSizer decides the first request's limit ("max" probes); the answer rules.
+        self._sizer = page_size if isinstance(page_size, PageSizer) else PageSizer(page_size)
+        self._page_size = self._sizer.size
         self._window = window
         self._ordered = ordered
         self._start_page = start_page
@@ -308,16 +311,19 @@ class PageIterator(Generic[T]):
 
     async def _first_page(self) -> CasesPage[T]:
         """Fetch the start page in the consumer's task: its answer plans the pull."""
+        return await self._sizer.first(self._first_page_of, self.stats)
+
+    async def _first_page_of(self, size: int) -> CasesPage[T]:
         page = self._start_page
         if self._fetcher.paging == "skip" and page > 1:
             # skip counts cases, and resume_page counts pages of the server's limit,
             # which may be smaller than page_size (a clamp): learn the limit first.
-            probe = await self._fetch_now(page, self._page_size, check_page=False)
-            if probe.limit == self._page_size:
+            probe = await self._fetch_now(page, size, check_page=False)
+            if probe.limit == size:
                 check_page_number(probe, page)
                 return probe
             return await self._fetch_now(page, probe.limit)
-        return await self._fetch_now(page, self._page_size)
+        return await self._fetch_now(page, size)
 
     async def _fetch_now(self, page: int, limit: int, *, check_page: bool = True) -> CasesPage[T]:
         body = self._fetcher.request_body(self._filter_body, page, limit)

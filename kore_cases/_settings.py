@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
+from ._page_size import PageSize
 from ._ratelimit import RateLimit
 from ._retry import Retry
 from .auth import Auth, StaticToken
@@ -54,7 +55,8 @@ class Settings:
     stream_id: str
     account_id: str
     auth: Auth = field(repr=False)
-    page_size: int
+    page_size: PageSize
+    max_page_size: int
     concurrency: int
     timeout: float
     retry: Retry

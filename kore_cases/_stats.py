@@ -17,7 +17,8 @@ class PullStats:
     received, ``rate_limit_waits`` the attempts that waited for the client's own rate
     windows or a 429 pause (``throttled_seconds`` in all), ``duplicates_dropped`` the
     cases skipped because their id was already yielded, ``pages_reread`` the pages
-    fetched again because the data moved during the pull.
+    fetched again because the data moved during the pull, ``page_size_probes`` the
+    requests a ``page_size="max"`` client sent that the server refused (400) as too large.
     """
 
     pages: int = 0
@@ -29,6 +30,7 @@ class PullStats:
     throttled_seconds: float = 0.0
     duplicates_dropped: int = 0
     pages_reread: int = 0
+    page_size_probes: int = 0
     started: float = field(default_factory=time.monotonic, repr=False)
     finished: float | None = field(default=None, repr=False)
 

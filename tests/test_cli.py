@@ -280,10 +280,24 @@ async def test_export_with_a_progress_bar(
 ) -> None:
     monkeypatch.setattr(_export_command._output, "progress_wanted", lambda args: True)
     target = tmp_path / "cases.jsonl"
-    argv = ["export", *connection(server), "--start-page", "2", "--max-items", "60"]
+    argv = ["export", *connection(server), "--page-size", "50", "--start-page", "2"]
+    argv += ["--max-items", "60"]
     assert await run_main(*argv, "-o", str(target)) == 0
     assert read_ids(target, "jsonl") == server.case_ids()[50:110]
     assert "Exporting" in capsys.readouterr().err
+
+
+async def test_export_asks_the_largest_page_by_default(
+    server: FakeKoreServer, tmp_path: Path
+) -> None:
+    target = tmp_path / "cases.jsonl"
+    assert await run_main("export", *connection(server), "-q", "-o", str(target)) == 0
+    assert read_ids(target, "jsonl") == server.case_ids()
+    # 1000 asked once; the fake server's clamp (100) for every page after it.
+    limits = [record.limit for record in server.request_log]
+    assert limits[0] == 1000
+    assert set(limits[1:]) == {100}
+    assert len(limits) == -(-CASES // 100)
 
 
 # -- resuming a file export -----------------------------------------------------------
@@ -622,8 +636,8 @@ async def test_a_failed_export_to_stdout_says_what_was_written(
          "host must be a URL with its scheme"),
         (["serve", "--rate", "600"], "must be REQUESTS/SECONDS such as 600/60"),
         (["count", "--rate-limit", "1/inf"], "must be REQUESTS/SECONDS such as 600/60"),
-        (["count", "--page-size", "0"], "--page-size: must be a whole number >= 1, not '0'"),
-        (["count", "--page-size", "2.5"], "--page-size: must be a whole number, not '2.5'"),
+        (["count", "--page-size", "0"], "--page-size: must be a whole number >= 1 or 'max'"),
+        (["count", "--page-size", "2.5"], "whole number >= 1 or 'max', not '2.5'"),
         (["count", "--max-retries", "-1"], "--max-retries: must be a whole number >= 0, not '-1'"),
         (["serve", "--port", "70000"], "--port: must be a port number 0..65535, not '70000'"),
         (["count", "--timeout", "0"], "--timeout: must be a number > 0, not '0'"),

@@ -51,6 +51,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         chosen = _resume.settings(args, client, case_filter)
         earlier = _resume.earlier_partial(args, fmt, chosen)
+        if earlier is not None and earlier.page_limit and args.page_size == "max":
+            # Its page numbers count pages of the size the server gave then.
+            client = _flags.client(
+                args, concurrency=_concurrency(args), page_size=earlier.page_limit
+            )
         export = CaseExport(args.output, fmt, settings=chosen, resume=earlier)
     progress = _progress(args)
     try:
@@ -80,8 +85,9 @@ def _concurrency(args: argparse.Namespace) -> int:
     """``--concurrency``, but no more pages fetched ahead than ``--max-items`` can use."""
     concurrency: int = args.concurrency
     max_items: int | None = args.max_items
-    page_size: int = args.page_size
-    if max_items is None:
+    page_size: int | str = args.page_size
+    if max_items is None or not isinstance(page_size, int):
+        # "max": the pull itself fetches no page ahead that max_items cannot use.
         return concurrency
     return max(1, min(concurrency, math.ceil(max_items / page_size) - 1))
 
@@ -115,7 +121,8 @@ async def _export(
                 if progress or earlier is not None:
                     matched = await client.count(case_filter)
                 start = _start_page(args, earlier, matched, export)
-                total = _expected(args, matched, start, export.count) if progress else None
+                limit = earlier.page_limit if earlier is not None else None
+                total = _expected(args, matched, start, export.count, limit) if progress else None
                 pages = client.iter_pages(case_filter, model=dict, start_page=start)
                 async with pages:
                     with _output.Bar(progress, "Exporting", total) as bar:
@@ -151,11 +158,16 @@ def _start_page(
     return start
 
 
-def _expected(args: argparse.Namespace, matched: int | None, start: int, written: int) -> int:
-    """How many cases the export will write, for the progress bar."""
-    page_size: int = args.page_size
+def _expected(
+    args: argparse.Namespace, matched: int | None, start: int, written: int, limit: int | None
+) -> int:
+    """How many cases the export will write, for the progress bar (an estimate)."""
+    page_size = limit or args.page_size
     max_items: int | None = args.max_items
-    total = max(0, (matched or 0) - (start - 1) * page_size)
+    # With --page-size max and no partial, the size of the pages skipped is not known
+    # yet: the estimate counts them, and the bar's end is exact anyway.
+    skipped = (start - 1) * page_size if isinstance(page_size, int) else 0
+    total = max(0, (matched or 0) - skipped)
     return total if max_items is None else min(total, max_items - written)
 
 

@@ -63,8 +63,13 @@ def _sort(text: str | None) -> str | dict[str, str] | None:
     return {name: direction} if colon else name
 
 
-def client(args: argparse.Namespace, *, concurrency: int | None = None) -> CasesClient:
-    """A client from the connection flags (``concurrency`` overrides ``--concurrency``)."""
+def client(
+    args: argparse.Namespace,
+    *,
+    concurrency: int | None = None,
+    page_size: int | None = None,
+) -> CasesClient:
+    """A client from the connection flags (the keywords override their flags)."""
     env = os.environ
     host = args.host or env.get("KORE_HOST")
     stream_id = args.stream_id or env.get("KORE_STREAM_ID")
@@ -87,7 +92,7 @@ def client(args: argparse.Namespace, *, concurrency: int | None = None) -> Cases
             stream_id,
             account_id,
             auth,
-            page_size=args.page_size,
+            page_size=args.page_size if page_size is None else page_size,
             concurrency=args.concurrency if concurrency is None else concurrency,
             max_retries=args.max_retries,
             timeout=args.timeout,

@@ -214,7 +214,14 @@ def _connection_options() -> argparse.ArgumentParser:
     group.add_argument(
         "--jwt", metavar="TOKEN", help="a ready-made token instead of id and secret (KORE_JWT)"
     )
-    _option(group, "--page-size", _positive, 50, "N", "cases per request")
+    _option(
+        group,
+        "--page-size",
+        _page_size,
+        "max",
+        "N|max",
+        "cases per request; 'max' asks 1000 once and keeps what the server accepts",
+    )
     _option(group, "--concurrency", _positive, 8, "N", "requests in flight at once")
     _option(group, "--max-retries", _non_negative, 5, "N", "retries of a failed request")
     _option(group, "--timeout", _positive_float, 30.0, "SECONDS", "limit on one request")
@@ -305,6 +312,18 @@ _port = _checked(_integer, lambda n: 0 <= n <= 65535, "a port number 0..65535")
 _positive_float = _checked(_number, lambda x: x > 0, "a number > 0")
 _non_negative_float = _checked(_number, lambda x: x >= 0, "a number >= 0")
 _probability = _checked(_number, lambda x: 0 <= x <= 1, "a number from 0 to 1")
+
+
+def _page_size(text: str) -> int | str:
+    """``--page-size``: a whole number >= 1, or ``max``."""
+    if text.strip().lower() == "max":
+        return "max"
+    try:
+        return _positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number >= 1 or 'max', not {text!r}"
+        ) from None
 
 
 def _rate(text: str) -> tuple[int, float]:
