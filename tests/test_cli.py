@@ -714,7 +714,7 @@ async def test_serve_json_line_then_signal(sig: signal.Signals, expected: int) -
         assert proc.stdout is not None
         line = await asyncio.wait_for(proc.stdout.readline(), SUBPROCESS_TIMEOUT)
         info = json.loads(line)
-        keys = {"url", "client_id", "client_secret", "stream_id", "account_id", "endpoint"}
+        keys = {"url", "client_id", "client_secret", "stream_id", "account_id", "endpoint", "admin"}
         assert set(info) == keys
         auth = JwtAuth(info["client_id"], info["client_secret"])
         async with CasesClient(

@@ -9,7 +9,7 @@ import json
 import shlex
 import signal
 import sys
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .. import CaseFilter, CasesClient
 from . import _flags
@@ -84,7 +84,8 @@ async def _serve(args: argparse.Namespace, server: FakeKoreServer) -> int:
             ) from exc
         try:
             announce(server, args, sys.stdout)
-            await stop.wait()
+            async with _churn(server, args.churn):
+                await stop.wait()
         finally:
             await server.close()
     finally:
@@ -97,6 +98,21 @@ async def _serve(args: argparse.Namespace, server: FakeKoreServer) -> int:
     return EXIT_INTERRUPTED if signal.SIGINT in received else EXIT_OK
 
 
+def _admin_url(server: FakeKoreServer) -> str:
+    from ..testing import ADMIN_PREFIX
+
+    return server.url + ADMIN_PREFIX
+
+
+def _churn(
+    server: FakeKoreServer, per_second: float
+) -> contextlib.AbstractAsyncContextManager[Any]:
+    """``--churn``: change cases in the background while serving (nothing when 0)."""
+    from ..testing import Churn
+
+    return Churn(server, per_second) if per_second > 0 else contextlib.nullcontext()
+
+
 def announce(server: FakeKoreServer, args: argparse.Namespace, out: TextIO) -> None:
     """Say where the server listens: one JSON line with ``--json``, else for people."""
     settings = {
@@ -106,6 +122,7 @@ def announce(server: FakeKoreServer, args: argparse.Namespace, out: TextIO) -> N
         "stream_id": server.stream_id,
         "account_id": server.account_id,
         "endpoint": server.endpoint,
+        "admin": _admin_url(server),
     }
     if args.json:
         print(json.dumps(settings), file=out, flush=True)
@@ -121,10 +138,11 @@ def announce(server: FakeKoreServer, args: argparse.Namespace, out: TextIO) -> N
     lines = [
         f"Fake Kore.ai server on {server.url} with {server.total_cases:,} cases (Ctrl-C to stop)",
         f"  {'endpoint':<14} {server.endpoint}",
+        f"  {'admin':<14} {_admin_url(server)}/cases (create, change, resolve, delete)",
         *(
             f"  {key.replace('_', ' '):<14} {value}"
             for key, value in settings.items()
-            if key not in ("url", "endpoint")
+            if key not in ("url", "endpoint", "admin")
         ),
         "",
         "Point kore-cases (or CasesClient.from_env) at it:",

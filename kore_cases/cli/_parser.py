@@ -181,6 +181,14 @@ def _add_serve(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     _option(serve, "--fault-rate", _probability, 0.0, "P", "share of requests given a random fault")
     _option(serve, "--max-page-size", _positive, 100, "N", "clamp 'limit' to N")
+    _option(
+        serve,
+        "--churn",
+        _non_negative_float,
+        0.0,
+        "N",
+        "create, change or resolve N cases a second while serving (for watch demos and tests)",
+    )
     serve.add_argument(
         "--cache-pages", action="store_true", help="cache encoded pages (for client benchmarks)"
     )

@@ -20,7 +20,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import OctKey
 
-from ._data import CaseStore, Query, QueryError, parse_query
+from ._admin import add_admin_routes
+from ._data import Query, QueryError, parse_query
+from ._mutations import CaseMutations, MutableCaseStore
 
 __all__ = ["FAULT_KINDS", "FakeKoreServer", "Fault", "RequestRecord", "ServerStats"]
 
@@ -145,7 +147,7 @@ def _int(body: Mapping[str, Any], key: str, default: int | None, minimum: int) -
     return value
 
 
-class FakeKoreServer:
+class FakeKoreServer(CaseMutations):
     """A local Kore.ai getCases endpoint with deterministic data and injectable trouble.
 
     Use it as ``async with FakeKoreServer(cases=500) as server:`` and point a client at
@@ -154,6 +156,10 @@ class FakeKoreServer:
     Kore's order: route/stream (404), rate windows (429), ``auth`` JWT (401), ``accountId``
     header (400), then a scheduled or random fault, then latency, then the answer (400 for a
     bad body). Everything random is seeded by ``seed``.
+
+    Cases can change while it runs (see ``CaseMutations``): ``create_cases``, ``update_case``,
+    ``resolve_case``, ``delete_case``, ``reveal_case`` and ``get_case``; the same over HTTP
+    under ``/_admin`` (``kore_cases.testing._admin``). ``updatedAt`` moves on every change.
 
     Attributes:
         client_id: the ``appId`` a token must carry.
@@ -235,7 +241,7 @@ class FakeKoreServer:
             # A fake must accept whatever secret the user's client signs with, however short.
             warnings.simplefilter("ignore", SecurityWarning)
             self._key = OctKey.import_key(client_secret)
-        self._store = CaseStore(cases, seed=seed, stream_id=stream_id, account_id=account_id)
+        self._store = MutableCaseStore(cases, seed=seed, stream_id=stream_id, account_id=account_id)
         self._page_cache: dict[tuple[Query, int, int, int], bytes] = {}
         self._scheduled: dict[int, deque[str]] = {}
         self._growth: list[tuple[int, int]] = []  # (arrival number, cases to add)
@@ -271,6 +277,7 @@ class FakeKoreServer:
             raise RuntimeError("FakeKoreServer already started")
         app = web.Application()
         app.router.add_post(_PATH, self._handle)
+        add_admin_routes(app, self)
         # handler_cancellation: a client that hangs up cancels its handler, so abandoned work
         # stops and stats.cancelled can count it.
         runner = web.AppRunner(
@@ -321,8 +328,8 @@ class FakeKoreServer:
 
     @property
     def total_cases(self) -> int:
-        """How many cases exist now (unfiltered)."""
-        return len(self._store)
+        """How many cases are listed now (unfiltered; not deleted or hidden ones)."""
+        return self._store.live
 
     def schedule_faults(self, page: int, *faults: str) -> None:
         """Give the next attempts at ``page`` these faults, in order, then normal answers.
