@@ -21,6 +21,7 @@ from ._client import CasesClient
 from ._pagination import CaseIterator, PageIterator
 from ._ratelimit import RateLimit
 from ._retry import Retry
+from ._settings import ClientOptions
 from ._stats import PullStats
 from ._version import __version__
 from .auth import Auth, JwtAuth, StaticToken
@@ -66,6 +67,7 @@ __all__ = [
     "CaseIterator",
     "CasesClient",
     "CasesPage",
+    "ClientOptions",
     "FieldMetaData",
     "JwtAuth",
     "KoreCasesError",

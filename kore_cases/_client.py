@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import ssl as ssl_module
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from types import TracebackType
@@ -13,12 +14,14 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import msgspec
 
 from ._checks import seconds, whole_number
+from ._env import client_arguments, configure_logging
 from ._fetch import PageFetcher, decode_page
 from ._page_size import DEFAULT_MAX_PAGE_SIZE, PageSize, PageSizer, check_page_size
 from ._pagination import CaseIterator, PageIterator, TaskOwner, check_pull_arguments
 from ._ratelimit import DEFAULT_RATE_LIMIT, RateLimit
 from ._retry import Retry
 from ._settings import (
+    ClientOptions,
     Paging,
     Settings,
     check_account_id,
@@ -35,12 +38,17 @@ from ._stats import PullStats
 from ._throttle import Throttle
 from ._transport import Transport
 from ._version import __version__
-from .auth import Auth, JwtAuth, StaticToken
+from .auth import Auth
 from .filters import CaseFilter
 from .models import Case, CasesPage, page_decoder
 
 if TYPE_CHECKING:
     import aiohttp
+
+    if sys.version_info >= (3, 11):
+        from typing import Unpack
+    else:
+        from typing_extensions import Unpack
 
 __all__ = ["CasesClient"]
 
@@ -198,25 +206,30 @@ class CasesClient:
         self._owns_session = True
 
     @classmethod
-    def from_env(cls, **options: Any) -> CasesClient:
+    def from_env(cls, **options: Unpack[ClientOptions]) -> CasesClient:
         """Build a client from ``KORE_*`` environment variables.
 
         Reads ``KORE_HOST``, ``KORE_STREAM_ID``, ``KORE_ACCOUNT_ID`` and either
         ``KORE_CLIENT_ID`` + ``KORE_CLIENT_SECRET`` (a :class:`JwtAuth`) or ``KORE_JWT``
-        (a :class:`StaticToken`). Keyword ``options`` are passed to the constructor.
+        (a :class:`StaticToken`); then ``KORE_MAX_RETRIES``, ``KORE_TIMEOUT`` and
+        ``KORE_RATE_LIMIT`` (``60/60``, windows separated by commas, or ``none``) if
+        set. ``KORE_LOG=debug`` (or ``info``) sends the ``kore_cases`` log to stderr.
+
+        Keyword ``options`` are the constructor's (:class:`ClientOptions`) and win over
+        the variables; a name the constructor does not take raises :class:`TypeError`.
+
+        Raises:
+            ValueError: naming every required variable that is missing, or a variable
+                set to something unusable.
         """
-        env = os.environ
-        missing = [n for n in ("KORE_HOST", "KORE_STREAM_ID", "KORE_ACCOUNT_ID") if not env.get(n)]
-        auth: Auth
-        if env.get("KORE_CLIENT_ID") and env.get("KORE_CLIENT_SECRET"):
-            auth = JwtAuth(env["KORE_CLIENT_ID"], env["KORE_CLIENT_SECRET"])
-        elif env.get("KORE_JWT"):
-            auth = StaticToken(env["KORE_JWT"])
-        else:
-            missing.append("KORE_CLIENT_ID and KORE_CLIENT_SECRET (or KORE_JWT)")
-        if missing:
-            raise ValueError(f"set the environment variable(s) {', '.join(missing)}")
-        return cls(env["KORE_HOST"], env["KORE_STREAM_ID"], env["KORE_ACCOUNT_ID"], auth, **options)
+        unknown = sorted(set(options) - set(ClientOptions.__annotations__))
+        if unknown:
+            raise TypeError(
+                f"CasesClient.from_env() got unknown option(s) {', '.join(unknown)}; "
+                f"it takes: {', '.join(ClientOptions.__annotations__)}"
+            )
+        configure_logging(os.environ)
+        return cls(**client_arguments(os.environ, options))
 
     # -- configuration (read-only) ------------------------------------------------------
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import ipaddress
 import re
 import ssl as ssl_module
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypedDict
 from urllib.parse import urlsplit
 
 from ._page_size import PageSize
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import aiohttp
 
 __all__ = [
+    "ClientOptions",
     "Paging",
     "Settings",
     "check_account_id",
@@ -76,6 +77,37 @@ class Settings:
     def url(self) -> str:
         """The full getCases URL."""
         return self.host + self.path
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keyword options of :class:`~kore_cases.CasesClient`, for typing ``**options``.
+
+    ``CasesClient.from_env(**options)`` takes these (and ``host``, ``stream_id``,
+    ``account_id``, ``auth`` to override the environment); a misspelt name is a type
+    error for a type checker and a ``TypeError`` at run time. See the client for what
+    each one means.
+    """
+
+    host: str
+    stream_id: str
+    account_id: str
+    auth: Auth | str
+    page_size: PageSize
+    max_page_size: int
+    concurrency: int
+    timeout: float
+    retry: Retry | None
+    max_retries: int | None
+    rate_limit: RateLimit | None
+    paging: Paging
+    extra_headers: Mapping[str, str] | None
+    allow_insecure_http: bool
+    ssl: ssl_module.SSLContext | None
+    backoff_base: float | None
+    backoff_max: float | None
+    max_retry_after: float | None
+    max_response_bytes: int
+    trace_configs: Sequence[aiohttp.TraceConfig] | None
 
 
 def merge_retry(

@@ -25,6 +25,8 @@ Modules: ``_parser`` (commands and flags), ``_flags`` (flags to SDK objects),
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Callable
 
@@ -34,6 +36,9 @@ from ._output import library_logging
 from ._parser import build_parser
 
 __all__ = ["main"]
+
+# KORE_LOG, as CasesClient.from_env() reads it for scripts; --debug wins.
+_LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"{PROG}: error: choose a command: demo, export, count or serve", file=sys.stderr)
         return EXIT_USAGE
-    with library_logging(args.debug):
+    log = os.environ.get("KORE_LOG", "").strip().lower()
+    if log and log not in _LOG_LEVELS:
+        print(f"{PROG}: error: KORE_LOG must be 'debug' or 'info', not {log!r}", file=sys.stderr)
+        return EXIT_USAGE
+    with library_logging(logging.DEBUG if args.debug else _LOG_LEVELS.get(log, logging.WARNING)):
         return _run(args)
 
 

@@ -11,8 +11,8 @@ import os
 import re
 
 # The public API only, as a user's program would import it.
-from .. import Auth, CaseFilter, CasesClient, JwtAuth, RateLimit, StaticToken
-from ._common import KORE_RATE_LIMITS, UsageError
+from .. import Auth, CaseFilter, CasesClient, ClientOptions, JwtAuth, RateLimit, StaticToken
+from ._common import UsageError
 
 __all__ = ["case_filter", "client"]
 
@@ -86,19 +86,24 @@ def client(
     auth = _auth(args, missing)
     if missing or auth is None or not host or not stream_id or not account_id:
         raise UsageError(f"missing connection settings: {', '.join(missing)}")
+    # from_env adds what the flags leave out: KORE_MAX_RETRIES, KORE_TIMEOUT, KORE_RATE_LIMIT.
+    options: ClientOptions = {
+        "host": host,
+        "stream_id": stream_id,
+        "account_id": account_id,
+        "auth": auth,
+        "page_size": args.page_size if page_size is None else page_size,
+        "concurrency": args.concurrency if concurrency is None else concurrency,
+        "allow_insecure_http": args.allow_insecure_http,
+    }
+    if args.max_retries is not None:
+        options["max_retries"] = args.max_retries
+    if args.timeout is not None:
+        options["timeout"] = args.timeout
+    if args.no_rate_limit or args.rate_limit:
+        options["rate_limit"] = _rate_limit(args)
     try:
-        return CasesClient(
-            host,
-            stream_id,
-            account_id,
-            auth,
-            page_size=args.page_size if page_size is None else page_size,
-            concurrency=args.concurrency if concurrency is None else concurrency,
-            max_retries=args.max_retries,
-            timeout=args.timeout,
-            allow_insecure_http=args.allow_insecure_http,
-            rate_limit=_rate_limit(args),
-        )
+        return CasesClient.from_env(**options)
     except (ValueError, TypeError) as exc:
         raise UsageError(str(exc)) from exc
 
@@ -108,7 +113,7 @@ def _rate_limit(args: argparse.Namespace) -> RateLimit | None:
         if args.rate_limit:
             raise UsageError("--rate-limit and --no-rate-limit contradict each other")
         return None
-    return RateLimit(*(args.rate_limit or KORE_RATE_LIMITS))
+    return RateLimit(*args.rate_limit)
 
 
 def _auth(args: argparse.Namespace, missing: list[str]) -> Auth | None:

@@ -114,14 +114,15 @@ def _make_progress() -> Progress:
 
 
 @contextlib.contextmanager
-def library_logging(debug: bool) -> Iterator[None]:
-    """Show the library's warnings (and with ``debug`` its debug log) while a command runs."""
+def library_logging(wanted: int) -> Iterator[None]:
+    """Show the library's log from level ``wanted`` (WARNING at most) while a command runs."""
     logger = logging.getLogger("kore_cases")
     handler = _StderrHandler()
+    debug = wanted <= logging.DEBUG
     if not debug:
         handler.addFilter(_not_the_final_error)
     level = logger.level
-    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    logger.setLevel(min(wanted, logging.WARNING))
     logger.addHandler(handler)
     show_warning = warnings.showwarning
     if not debug:  # with --debug, Python's own format says where the warning came from

@@ -231,15 +231,29 @@ def _connection_options() -> argparse.ArgumentParser:
         "cases per request; 'max' asks 1000 once and keeps what the server accepts",
     )
     _option(group, "--concurrency", _positive, 8, "N", "requests in flight at once")
-    _option(group, "--max-retries", _non_negative, 5, "N", "retries of a failed request")
-    _option(group, "--timeout", _positive_float, 30.0, "SECONDS", "limit on one request")
+    _option(
+        group,
+        "--max-retries",
+        _non_negative,
+        None,
+        "N",
+        "retries of a failed request (default: KORE_MAX_RETRIES, else 5)",
+    )
+    _option(
+        group,
+        "--timeout",
+        _positive_float,
+        None,
+        "SECONDS",
+        "limit on one request (default: KORE_TIMEOUT, else 30)",
+    )
     group.add_argument(
         "--rate-limit",
         type=_rate,
         action="append",
         metavar="N/SECONDS",
-        help="stay under N requests per SECONDS (repeatable; default: Kore's 600/60 and "
-        "18000/3600, per bot)",
+        help="stay under N requests per SECONDS (repeatable; default: KORE_RATE_LIMIT, "
+        "else the client's default)",
     )
     group.add_argument(
         "--no-rate-limit", action="store_true", help="send as fast as --concurrency allows"

@@ -1,0 +1,153 @@
+"""Settings from ``KORE_*`` environment variables, for ``CasesClient.from_env()``.
+
+Connection: ``KORE_HOST``, ``KORE_STREAM_ID``, ``KORE_ACCOUNT_ID`` and either
+``KORE_CLIENT_ID`` + ``KORE_CLIENT_SECRET`` (a :class:`~kore_cases.JwtAuth`) or
+``KORE_JWT`` (a :class:`~kore_cases.StaticToken`). Options: ``KORE_MAX_RETRIES``,
+``KORE_TIMEOUT``, ``KORE_RATE_LIMIT`` (``60/60``; several windows separated by commas;
+``none`` for no limit) and ``KORE_LOG`` (``debug`` or ``info``: the ``kore_cases``
+logger writes to stderr at that level, as ``OPENAI_LOG`` does for openai).
+
+Options passed to ``from_env`` win over the variables. A variable that is set but
+unusable is an error naming it; an empty one counts as unset.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ._checks import seconds, whole_number
+from ._ratelimit import RateLimit
+from .auth import Auth, JwtAuth, StaticToken
+
+__all__ = ["client_arguments", "configure_logging"]
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
+_LOG_FORMAT = "[%(asctime)s %(name)s %(levelname)s] %(message)s"
+
+
+def client_arguments(env: Mapping[str, str], given: Mapping[str, Any]) -> dict[str, Any]:
+    """Constructor keywords: ``given`` first, then what ``env`` says.
+
+    Raises:
+        ValueError: a required setting is neither given nor set (all such are named at
+            once), or a variable is set to something unusable.
+    """
+    arguments = dict(given)
+    missing: list[str] = []
+    for key, name in (
+        ("host", "KORE_HOST"),
+        ("stream_id", "KORE_STREAM_ID"),
+        ("account_id", "KORE_ACCOUNT_ID"),
+    ):
+        if key not in arguments:
+            if env.get(name):
+                arguments[key] = env[name]
+            else:
+                missing.append(name)
+    if "auth" not in arguments:
+        auth = _auth(env, missing)
+        if auth is not None:
+            arguments["auth"] = auth
+    if missing:
+        raise ValueError(f"set the environment variable(s) {', '.join(missing)}")
+    for key, name, parse in _OPTIONS:
+        # A Retry given explicitly holds its own max_retries: the variable yields to it.
+        overridden = key in arguments or (key == "max_retries" and "retry" in arguments)
+        if not overridden and env.get(name):
+            arguments[key] = _parsed(name, env[name], parse)
+    return arguments
+
+
+def _auth(env: Mapping[str, str], missing: list[str]) -> Auth | None:
+    client_id, secret = env.get("KORE_CLIENT_ID"), env.get("KORE_CLIENT_SECRET")
+    if client_id and secret:
+        return JwtAuth(client_id, secret)
+    if env.get("KORE_JWT"):
+        return StaticToken(env["KORE_JWT"])
+    if client_id or secret:  # half of a pair: name only the half that is missing
+        missing.append("KORE_CLIENT_SECRET" if client_id else "KORE_CLIENT_ID")
+    else:
+        missing.append("KORE_CLIENT_ID and KORE_CLIENT_SECRET (or KORE_JWT)")
+    return None
+
+
+def _parsed(name: str, text: str, parse: Callable[[str, str], Any]) -> Any:
+    try:
+        return parse(name, text.strip())
+    except ValueError as exc:
+        raise ValueError(f"{exc} (from the environment)") from None
+
+
+def _max_retries(name: str, text: str) -> int:
+    try:
+        number: object = int(text)
+    except ValueError:
+        number = text
+    return whole_number(name, number, 0)
+
+
+def _timeout(name: str, text: str) -> float:
+    try:
+        number: object = float(text)
+    except ValueError:
+        number = text
+    return seconds(name, number)
+
+
+def _rate_limit(name: str, text: str) -> RateLimit | None:
+    if text.lower() == "none":
+        return None
+    windows: list[tuple[int, float]] = []
+    for part in text.split(","):
+        count, slash, span = part.strip().partition("/")
+        try:
+            window = (int(count), float(span))
+        except ValueError:
+            window = (0, math.nan)
+        if not slash or window[0] < 1 or not 0 < window[1] < math.inf:
+            raise ValueError(
+                f"{name} must be REQUESTS/SECONDS such as 60/60 (several windows separated "
+                f"by commas, or 'none'), not {text!r}"
+            )
+        windows.append(window)
+    return RateLimit(*windows)
+
+
+_OPTIONS: tuple[tuple[str, str, Callable[[str, str], Any]], ...] = (
+    ("max_retries", "KORE_MAX_RETRIES", _max_retries),
+    ("timeout", "KORE_TIMEOUT", _timeout),
+    ("rate_limit", "KORE_RATE_LIMIT", _rate_limit),
+)
+
+
+def configure_logging(env: Mapping[str, str]) -> None:
+    """Follow ``KORE_LOG``: send the ``kore_cases`` log to stderr at that level.
+
+    Does nothing when it is unset; adds its stderr handler only once however often it
+    is called, and never touches the root logger.
+    """
+    text = env.get("KORE_LOG", "").strip().lower()
+    if not text:
+        return
+    if text not in _LEVELS:
+        raise ValueError(f"KORE_LOG must be 'debug' or 'info', not {env['KORE_LOG']!r}")
+    logger = logging.getLogger("kore_cases")
+    logger.setLevel(_LEVELS[text])
+    if not any(isinstance(h, _EnvHandler) for h in logger.handlers):
+        handler = _EnvHandler()
+        handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+        logger.addHandler(handler)
+
+
+class _EnvHandler(logging.Handler):
+    """What ``KORE_LOG`` installs: records on the *current* ``sys.stderr``, once."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
