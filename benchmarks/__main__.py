@@ -1,9 +1,12 @@
-"""``python -m benchmarks``: run every scenario, print the table, write RESULTS.md.
+"""``python -m benchmarks``: run every scenario, print the table, write the results.
 
 Each run of each scenario is a fresh child process (``benchmarks._scenarios``), with the
-fake Kore server in a process of its own. A full run (no ``--quick``, no ``--only``)
-writes ``benchmarks/RESULTS.md``, ``benchmarks/throughput.png`` and the body of the
-README's ``## Performance`` section; other runs write ``benchmarks/_out/`` only.
+fake Kore server in a process of its own. Every run writes to ``benchmarks/_out/``
+(git-ignored) only, so reproducing the numbers leaves the checkout clean:
+``RESULTS.md`` for a full run (no ``--quick``, no ``--only``), ``RESULTS-quick.md`` or
+``RESULTS-partial.md`` otherwise, and ``throughput.png`` when the curve was measured.
+``--update-docs`` (full runs only) also replaces the committed ``benchmarks/RESULTS.md``,
+``benchmarks/throughput.png`` and the body of the README's ``## Performance`` section.
 
 The exit status is 1 when a child fails or a pull loses or repeats cases; a missed
 timing target is reported, never an error (CI may run ``--quick`` but must not judge it).
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -56,7 +60,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--runs", type=int, help="runs per scenario (default: 5 or 3; 1 quick)")
     parser.add_argument("--no-write", action="store_true", help="write nothing, print the table")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--update-docs",
+        action="store_true",
+        help="after a full run, also update the committed RESULTS.md, throughput.png and "
+        "README.md (otherwise only benchmarks/_out/ is written)",
+    )
+    args = parser.parse_args(argv)
+    if args.update_docs and (args.quick or args.only or args.no_write):
+        parser.error("--update-docs needs a full run: drop --quick, --only and --no-write")
+    return args
 
 
 def run_job(job: Job, run: int) -> dict[str, float]:
@@ -166,20 +179,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{time.monotonic() - started:.0f} s in all", file=sys.stderr)
     if args.no_write:
         return _status(rows)
-    out = HERE if full else HERE / "_out"
+    out = HERE / "_out"
     out.mkdir(exist_ok=True)
     name = "RESULTS.md" if full else ("RESULTS-quick.md" if args.quick else "RESULTS-partial.md")
+    written = [out / name]
     if curve is not None:
         from ._plot import plot
 
         plot(curve, out / "throughput.png", cpu_cps)
+        written.append(out / "throughput.png")
     text = curve_text(curve, cpu_cps) if curve is not None else ""
     (out / name).write_text(quick_note + _report.results_md(rows, chosen, runs_used, text))
-    if full:
+    if args.update_docs:
+        for path in written:
+            shutil.copyfile(path, HERE / path.name)
         _report.update_readme(ROOT / "README.md", _report.readme_section(rows, chosen, text))
-        print(f"wrote {out / name}, {out / 'throughput.png'} and README.md", file=sys.stderr)
-    else:
-        print(f"wrote {out / name}", file=sys.stderr)
+        written = [HERE / path.name for path in written] + [ROOT / "README.md"]
+    print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
     return _status(rows)
 
 

@@ -189,7 +189,9 @@ def readme_section(rows: list[Row], scenarios: list[Scenario], curve: str) -> st
         table(rows),
         "",
         "Reproduce (about eight minutes on 2 cores; `--quick` for a smoke test under a minute, "
-        "`--only NAME` for one scenario):",
+        "`--only NAME` for one scenario). Results go to `benchmarks/_out/` (git-ignored); "
+        "`--update-docs` after a full run also rewrites this section, "
+        "`benchmarks/RESULTS.md` and `benchmarks/throughput.png`:",
         "",
         "```bash",
         COMMAND,

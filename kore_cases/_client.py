@@ -36,7 +36,6 @@ from ._settings import (
 )
 from ._stats import PullStats
 from ._throttle import Throttle
-from ._transport import Transport
 from ._version import __version__
 from .auth import Auth
 from .filters import CaseFilter
@@ -49,6 +48,7 @@ if TYPE_CHECKING:
         from typing import Unpack
     else:
         from typing_extensions import Unpack
+    from ._transport import Transport
 
 __all__ = ["CasesClient"]
 
@@ -74,6 +74,10 @@ class _Shared:
             raise RuntimeError("this CasesClient is closed; create a new one")
         if self.transport is not None:
             return
+        # Imported here, not at the top: `import kore_cases` (and every pytest run that
+        # loads our plugin) does not pay for aiohttp until a client opens.
+        from ._transport import Transport
+
         s = self.settings
         transport = Transport(
             timeout=s.timeout,

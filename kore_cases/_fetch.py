@@ -17,15 +17,15 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
 import msgspec
 
+from ._http import Response, TransportError
 from ._retry import RetryPolicy, is_retryable_status, parse_retry_after
 from ._stats import PullStats
 from ._throttle import Throttle
-from ._transport import Response, Transport, TransportError
 from .auth import Auth
 from .errors import (
     APIConnectionError,
@@ -43,6 +43,9 @@ from .errors import (
     ServerError,
 )
 from .models import CasesPage
+
+if TYPE_CHECKING:
+    from ._transport import Transport
 
 __all__ = ["PageFetcher", "Unreadable", "check_page_number", "decode_page"]
 

@@ -10,30 +10,13 @@ from __future__ import annotations
 import asyncio
 import ssl as ssl_module
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import aiohttp
 
+from ._http import Response, TransportError
 from .errors import ResponseTooLargeError
 
-__all__ = ["Response", "Transport", "TransportError"]
-
-
-@dataclass(frozen=True, slots=True)
-class Response:
-    """A complete HTTP answer."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-
-class TransportError(Exception):
-    """No complete answer arrived. ``timeout`` tells a timeout from other failures."""
-
-    def __init__(self, message: str, *, timeout: bool = False) -> None:
-        super().__init__(message)
-        self.timeout = timeout
+__all__ = ["Transport"]
 
 
 class Transport:

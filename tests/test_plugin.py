@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -117,3 +120,17 @@ def test_pytest_asyncio_disabled_is_explained(pytester: pytest.Pytester) -> None
     result = pytester.runpytest("-p", "no:asyncio")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*need pytest-asyncio: pip install pytest-asyncio*"])
+
+
+def test_loading_the_plugin_leaves_the_server_and_aiohttp_unimported() -> None:
+    # pytest loads the plugin in every run of every project with kore-cases installed:
+    # what the fixtures need is imported when a test first uses one.
+    code = (
+        "import sys, kore_cases.pytest_plugin; "
+        "print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] == 'aiohttp' or m.startswith('kore_cases.testing')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -37,7 +37,11 @@ for each keyword):
     ``max_retries``, ``backoff_base``, ``rate_limit``, ...
 
 Loading this plugin never breaks a test session: without pytest-asyncio the fixtures
-still exist, and a test that uses one fails with a message saying to install it.
+still exist, and a test that uses one fails with a message saying to install it. Nor does
+it slow one down: the server, its data and the HTTP library are imported when a test
+first uses a fixture, not when pytest loads the plugin. With plugin autoloading off
+(``PYTEST_DISABLE_PLUGIN_AUTOLOAD``), load it with ``-p kore_cases.pytest_plugin`` or
+``pytest_plugins = ["kore_cases.pytest_plugin"]``.
 """
 
 from __future__ import annotations
@@ -45,12 +49,13 @@ from __future__ import annotations
 import inspect
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from kore_cases import CasesClient, JwtAuth
-from kore_cases.testing import FakeKoreServer
+if TYPE_CHECKING:
+    from kore_cases import CasesClient
+    from kore_cases.testing import FakeKoreServer
 
 __all__ = ["kore_client", "kore_server", "pytest_configure"]
 
@@ -97,6 +102,8 @@ def _marker_options(request: pytest.FixtureRequest, name: str) -> dict[str, Any]
 
 
 def _make_server(request: pytest.FixtureRequest) -> FakeKoreServer:
+    from kore_cases.testing import FakeKoreServer  # the server and its data: imported on use
+
     options = {"host": "127.0.0.1", "port": 0, **_marker_options(request, "kore_server")}
     try:
         return FakeKoreServer(**options)
@@ -105,6 +112,8 @@ def _make_server(request: pytest.FixtureRequest) -> FakeKoreServer:
 
 
 def _make_client(request: pytest.FixtureRequest, server: FakeKoreServer) -> CasesClient:
+    from kore_cases import CasesClient, JwtAuth
+
     options = {"rate_limit": None, **_marker_options(request, "kore_client")}
     try:
         return CasesClient(
