@@ -17,7 +17,9 @@ Everything public is importable from here; the modules whose names start with ``
 are private and may change without notice.
 """
 
+from ._arrow import RecordBatchIterator
 from ._client import CasesClient
+from ._extras import MissingExtraError
 from ._pagination import CaseIterator, PageIterator
 from ._ratelimit import RateLimit
 from ._retry import Retry
@@ -71,6 +73,7 @@ __all__ = [
     "FieldMetaData",
     "JwtAuth",
     "KoreCasesError",
+    "MissingExtraError",
     "NotFoundError",
     "PageIterator",
     "PaginationError",
@@ -79,6 +82,7 @@ __all__ = [
     "PullStats",
     "RateLimit",
     "RateLimitError",
+    "RecordBatchIterator",
     "ResponseTooLargeError",
     "ResponseValidationError",
     "Retry",

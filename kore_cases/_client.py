@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import msgspec
 
+from ._arrow import RecordBatchIterator, collect_table
 from ._checks import seconds, whole_number
 from ._env import client_arguments, configure_logging
 from ._fetch import PageFetcher, decode_page
@@ -522,6 +523,54 @@ class CasesClient:
         """
         pages = self._pages(filter, model, ordered, start_page, dedupe, max_items)
         return CaseIterator(pages, max_items=max_items)
+
+    def iter_record_batches(
+        self,
+        filter: CaseFilter | None = None,
+        *,
+        max_items: int | None = None,
+        start_page: int = 1,
+        dedupe: bool = True,
+        field_columns: Sequence[str] = (),
+        raw: bool = False,
+    ) -> RecordBatchIterator:
+        """Iterate over the pull as ``pyarrow.RecordBatch``es, one per page.
+
+        Each batch holds the page's cases as flat rows with the columns and Arrow types
+        of :mod:`kore_cases.tables` (the CLI's CSV/Parquet columns): timestamps in UTC,
+        lists for ``channel``/``queues``/``tags``, one ``field:<name>`` column per case
+        field. Only one page of Python objects exists at a time, so memory is the Arrow
+        data plus the pull's prefetch window. Needs pyarrow
+        (``pip install 'kore-cases[parquet]'``).
+
+        Options are those of :meth:`iter_cases`, and:
+            field_columns: ``field:`` columns every batch has, even when empty (others
+                are added as they appear, so a later batch may have more columns).
+            raw: add a last column ``raw``, each case's JSON.
+        """
+        pages = self._pages(filter, dict, True, start_page, dedupe, max_items)
+        return RecordBatchIterator(pages, field_columns=field_columns, raw=raw, max_items=max_items)
+
+    async def to_arrow(
+        self,
+        filter: CaseFilter | None = None,
+        *,
+        max_items: int | None = None,
+        dedupe: bool = True,
+        field_columns: Sequence[str] = (),
+        raw: bool = False,
+    ) -> Any:
+        """Every case matching ``filter`` as one ``pyarrow.Table``.
+
+        The schema is that of :meth:`iter_record_batches` at the end of the pull: the
+        fixed columns, every ``field:`` column any case had (null where a case has no
+        such field), then ``raw`` if asked. Hand the table to ``polars.from_arrow()``
+        or ``.to_pandas()``. Needs pyarrow (``pip install 'kore-cases[parquet]'``).
+        """
+        batches = self.iter_record_batches(
+            filter, max_items=max_items, dedupe=dedupe, field_columns=field_columns, raw=raw
+        )
+        return await collect_table(batches)
 
     def _pages(
         self,

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,6 @@ from kore_cases._export import (
     CaseExport,
     MissingExtraError,
     PartialError,
-    _formats,
     flat_row,
     format_for_path,
     partial_path,
@@ -204,14 +204,9 @@ def test_stream_output(sample: dict[str, Any], fmt: Any) -> None:
 
 
 def test_missing_pyarrow_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    real_import = _formats.importlib.import_module
-
-    def no_pyarrow(name: str, package: str | None = None) -> Any:
-        if name.startswith("pyarrow"):
-            raise ImportError(name)
-        return real_import(name, package)
-
-    monkeypatch.setattr(_formats.importlib, "import_module", no_pyarrow)
+    # None in sys.modules makes an import raise ImportError, as if it were not installed.
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     with pytest.raises(MissingExtraError, match=r"pip install 'kore-cases\[parquet\]'"):
         CaseExport(tmp_path / "c.parquet", "parquet")
     assert listing(tmp_path) == []

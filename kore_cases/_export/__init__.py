@@ -13,29 +13,10 @@ Formats:
   is written from the spool in a second pass: memory stays bounded whatever the size of
   the export. Parquet is written in row groups of ``row_group_size`` rows.
 
-Column values (CSV / Parquet):
-
-==============  ====================================  ===============================
-column          from the case                         CSV text / Parquet type
-==============  ====================================  ===============================
-id              ``_id``                               string
-ref_id          ``refId``                             string
-name            ``name``                              string
-status          ``status.name``                       string
-priority        ``priority.name``                     string
-assignee_type   ``assigneeType``                      string
-created_at      ``createdAt``                         ISO-8601 as sent / timestamp[ms, UTC]
-updated_at      ``updatedAt``                         ISO-8601 as sent / timestamp[ms, UTC]
-due_at          ``dueDate`` (epoch ms)                ISO-8601 UTC / timestamp[ms, UTC]
-is_breached     ``isBreached``                        ``true``/``false`` / bool
-channel         ``channel``                           joined with ``"; "`` / list<string>
-queues          ``queues[].name``                     joined with ``"; "`` / list<string>
-tags            ``tags``                              joined with ``"; "`` / list<string>
-field:<name>    ``fields[i].selectedValue``           text; non-strings as JSON / string
-==============  ====================================  ===============================
-
-A missing value is an empty CSV cell or a Parquet null. A Parquet timestamp column
-gets null for a value that is not an ISO-8601 date-time with a zone.
+The columns and their Arrow types are those of :mod:`kore_cases.tables` (the schema of
+``to_arrow()`` too). CSV writes them as text: times as ISO-8601 (``due_at`` converted
+from epoch ms), lists joined with ``"; "``, booleans as ``true``/``false``, field values
+that are not strings as JSON; a missing value is an empty cell.
 
 Files, and resuming them. An export to ``FILE`` never writes ``FILE`` until it is
 complete. While it runs, the cases go to ``FILE.partial`` beside it: the JSONL itself

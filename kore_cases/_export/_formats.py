@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import csv
-import importlib
 import io
 from collections.abc import Iterator, Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
 import msgspec
 
+from .._extras import MissingExtraError, import_extra
+from ..tables import flat_record_batch, flat_schema
 from ._rows import (
     COLUMNS,
     FIELD_PREFIX,
     LIST_COLUMNS,
     LIST_SEPARATOR,
-    TIME_COLUMNS,
     cell,
     flat_row,
     iso_from_ms,
@@ -47,10 +46,6 @@ _SUFFIXES: Mapping[str, ExportFormat] = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
-
-
-class MissingExtraError(ImportError):
-    """An optional dependency is missing; the message names the ``pip install`` to run."""
 
 
 def format_for_path(path: str) -> ExportFormat | None:
@@ -155,82 +150,23 @@ class Parquet(Table):
         self._row_group_size = row_group_size
 
     def write_table(self, out: IO[bytes]) -> None:
-        schema = self._schema()
+        schema = flat_schema(self.field_columns)
         with self._pq.ParquetWriter(out, schema) as writer:
             batch: list[dict[str, Any]] = []
             for row in self.rows():
                 batch.append(row)
                 if len(batch) >= self._row_group_size:
-                    writer.write_table(self._table(batch, schema))
+                    writer.write_batch(flat_record_batch(batch, schema))
                     batch = []
             if batch:
-                writer.write_table(self._table(batch, schema))
-
-    def _schema(self) -> Any:
-        pa = self._pa
-        types: dict[str, Any] = {column: pa.string() for column in self.columns()}
-        for column in TIME_COLUMNS:
-            types[column] = pa.timestamp("ms", tz="UTC")
-        for column in LIST_COLUMNS:
-            types[column] = pa.list_(pa.string())
-        types["is_breached"] = pa.bool_()
-        return pa.schema(list(types.items()))
-
-    def _table(self, rows: list[dict[str, Any]], schema: Any) -> Any:
-        pa = self._pa
-        arrays = []
-        for field in schema:
-            values = [row.get(field.name) for row in rows]
-            arrays.append(self._array(field.name, values, field.type))
-        return pa.Table.from_arrays(arrays, schema=schema)
-
-    def _array(self, column: str, values: list[Any], kind: Any) -> Any:
-        pa = self._pa
-        if column == "due_at":
-            return pa.array([_epoch_ms(v) for v in values], type=kind)
-        if column in TIME_COLUMNS:
-            return _timestamps(pa, values, kind)
-        if column == "is_breached":
-            return pa.array([v if isinstance(v, bool) else None for v in values], type=kind)
-        if column in LIST_COLUMNS:
-            return pa.array(values, type=kind)
-        return pa.array([cell(v) for v in values], type=kind)
-
-
-def _epoch_ms(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return int(value)
-
-
-def _timestamps(pa: Any, values: list[Any], kind: Any) -> Any:
-    """ISO-8601 strings as timestamps: vectorised, or one by one if some are malformed."""
-    texts = [v if isinstance(v, str) else None for v in values]
-    try:
-        return pa.array(texts, type=pa.string()).cast(kind)
-    except pa.ArrowInvalid:
-        return pa.array([_parse_time(v) for v in texts], type=kind)
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = msgspec.convert(text, datetime)
-    except msgspec.ValidationError:
-        return None
-    return moment if moment.tzinfo is not None else None
+                writer.write_batch(flat_record_batch(batch, schema))
 
 
 def import_pyarrow() -> tuple[Any, Any]:
     """``pyarrow`` and ``pyarrow.parquet``, or a :class:`MissingExtraError` naming the extra."""
-    # import_module: pyarrow ships no type information, so it is handled as Any.
-    try:
-        return importlib.import_module("pyarrow"), importlib.import_module("pyarrow.parquet")
-    except ImportError:
-        raise MissingExtraError(
-            "Parquet export needs pyarrow: pip install 'kore-cases[parquet]'"
-        ) from None
+    # Handled as Any: pyarrow ships no type information.
+    pa: Any = import_extra("pyarrow", "parquet", "Parquet export")
+    return pa, import_extra("pyarrow.parquet", "parquet", "Parquet export")
 
 
 def open_writer(

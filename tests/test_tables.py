@@ -1,0 +1,146 @@
+"""Pulls as Arrow: ``iter_record_batches()`` and ``to_arrow()``, with the CLI's flat schema."""
+
+from __future__ import annotations
+
+import io
+import math
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from aiohttp import web
+from helpers import client_for, serve
+
+from kore_cases import CaseFilter, CasesClient, MissingExtraError, StaticToken
+from kore_cases._export import CaseExport
+from kore_cases.tables import FLAT_COLUMNS, flat_record_batch, flat_row, flat_schema
+from kore_cases.testing import FakeKoreServer
+
+UTC_MS = pa.timestamp("ms", tz="UTC")
+
+
+async def test_to_arrow_holds_every_case_with_typed_columns() -> None:
+    server = FakeKoreServer(cases=230, seed=5)
+    async with server, client_for(server, page_size=50) as client:
+        table = await client.to_arrow()
+        cases = [case async for case in client.iter_cases()]
+    assert table.num_rows == 230
+    assert table.column("id").to_pylist() == server.case_ids()
+    assert table.column_names[: len(FLAT_COLUMNS)] == list(FLAT_COLUMNS)
+    assert table.schema.field("created_at").type == UTC_MS
+    assert table.schema.field("due_at").type == UTC_MS
+    assert table.schema.field("queues").type == pa.list_(pa.string())
+    assert table.schema.field("is_breached").type == pa.bool_()
+    first = cases[0]
+    row = table.slice(0, 1).to_pylist()[0]
+    assert row["created_at"] == first.created_at
+    assert row["due_at"] == first.due_at
+    assert row["status"] == (first.status.name if first.status else None)
+    assert row["queues"] == [q["name"] for q in first.queues or ()]
+    assert row["field:dueDate"] == first.field_value("dueDate")
+
+
+async def test_one_record_batch_per_page() -> None:
+    server = FakeKoreServer(cases=100)
+    async with server, client_for(server, page_size=40) as client:
+        batches = client.iter_record_batches(CaseFilter(unresolved=True))
+        sizes = [batch.num_rows async for batch in batches]
+        expected = len(server.case_ids({"unresolved": True}))
+    assert sum(sizes) == expected
+    assert sizes == [40] * (expected // 40) + ([expected % 40] if expected % 40 else [])
+    assert batches.stats.requests == math.ceil(expected / 40)
+
+
+async def test_the_table_has_the_schema_and_values_of_the_cli_parquet_export() -> None:
+    server = FakeKoreServer(cases=120, seed=2)
+    async with server, client_for(server, page_size=50) as client:
+        table = await client.to_arrow()
+        out = io.BytesIO()
+        export = CaseExport(None, "parquet", stream=out)
+        with export:
+            async for page in client.iter_pages(model=dict):
+                for case in page.results:
+                    export.write(case)
+    exported = pq.read_table(io.BytesIO(out.getvalue()))
+    assert exported.schema.equals(table.schema)
+    assert exported.equals(table)
+
+
+async def test_field_columns_appear_as_met_and_are_null_before() -> None:
+    pages = {
+        1: [{"_id": "a", "fields": [{"metaData": {"name": "region"}, "selectedValue": "EU"}]}],
+        2: [{"_id": "b", "fields": [{"metaData": {"name": "tier"}, "selectedValue": 3}]}],
+    }
+
+    async def handler(request: web.Request) -> web.Response:
+        page = (await request.json())["page"]
+        body = {"results": pages[page], "page": page, "limit": 1, "hasMore": page < 2}
+        return web.json_response({**body, "totalPages": 2, "totalResults": 2})
+
+    async with serve(handler) as url:
+        client = CasesClient(url, "st-1", "acct", StaticToken("a-static-test-token"))
+        async with client:
+            batches = [b async for b in client.iter_record_batches(field_columns=["field:x"])]
+            table = await client.to_arrow()
+    assert batches[0].schema.names[len(FLAT_COLUMNS) :] == ["field:x", "field:region"]
+    assert batches[1].schema.names[len(FLAT_COLUMNS) :] == [
+        "field:x",
+        "field:region",
+        "field:tier",
+    ]
+    assert table.column("field:region").to_pylist() == ["EU", None]
+    assert table.column("field:tier").to_pylist() == [None, "3"]  # non-strings as JSON
+
+
+async def test_raw_holds_each_case_as_the_api_sent_it() -> None:
+    server = FakeKoreServer(cases=30)
+    async with server, client_for(server, page_size=10) as client:
+        table = await client.to_arrow(raw=True)
+        sent = [case async for case in client.iter_cases(model=dict)]
+    assert table.column_names[-1] == "raw"
+    assert [msgspec.json.decode(raw) for raw in table.column("raw").to_pylist()] == sent
+
+
+async def test_max_items_cuts_the_last_batch() -> None:
+    server = FakeKoreServer(cases=100)
+    async with server, client_for(server, page_size=20) as client:
+        table = await client.to_arrow(max_items=55)
+    assert table.column("id").to_pylist() == server.case_ids()[:55]
+    assert server.stats.requests == 3
+
+
+async def test_missing_pyarrow_names_the_extra_before_any_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = FakeKoreServer(cases=10)
+    async with server, client_for(server) as client:
+        monkeypatch.setitem(sys.modules, "pyarrow", None)
+        with pytest.raises(MissingExtraError, match=r"pip install 'kore-cases\[parquet\]'"):
+            await client.to_arrow()
+        with pytest.raises(MissingExtraError, match="iter_record_batches"):
+            client.iter_record_batches()
+    assert server.stats.requests == 0
+
+
+def test_flat_record_batch_of_odd_values() -> None:
+    rows = [
+        flat_row({"_id": "x", "createdAt": "not a time", "dueDate": "soon", "isBreached": 1}),
+        flat_row({"_id": "y", "createdAt": "2025-05-26T18:30:00.000Z", "dueDate": 0}),
+    ]
+    batch = flat_record_batch(rows)
+    assert batch.schema.equals(flat_schema())
+    assert batch.column("created_at").to_pylist() == [
+        None,
+        datetime(2025, 5, 26, 18, 30, tzinfo=timezone.utc),
+    ]
+    assert batch.column("due_at").to_pylist() == [None, datetime(1970, 1, 1, tzinfo=timezone.utc)]
+    assert batch.column("is_breached").to_pylist() == [None, None]
+
+
+def test_flat_schema_puts_raw_last() -> None:
+    schema: Any = flat_schema(["field:a"], raw=True)
+    assert schema.names == [*FLAT_COLUMNS, "field:a", "raw"]
