@@ -23,7 +23,7 @@ from ._extras import MissingExtraError
 from ._pagination import CaseIterator, PageIterator
 from ._ratelimit import RateLimit
 from ._retry import Retry
-from ._settings import ClientOptions
+from ._settings import CallOptions, ClientOptions, EnvOptions
 from ._stats import PullStats
 from ._version import __version__
 from .auth import Auth, JwtAuth, StaticToken
@@ -63,6 +63,7 @@ __all__ = [
     "Auth",
     "AuthenticationError",
     "BadRequestError",
+    "CallOptions",
     "Case",
     "CaseField",
     "CaseFilter",
@@ -70,6 +71,7 @@ __all__ = [
     "CasesClient",
     "CasesPage",
     "ClientOptions",
+    "EnvOptions",
     "FieldMetaData",
     "JwtAuth",
     "KoreCasesError",

@@ -7,7 +7,6 @@ import platform
 import ssl as ssl_module
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -22,7 +21,8 @@ from ._pagination import CaseIterator, PageIterator, TaskOwner, check_pull_argum
 from ._ratelimit import DEFAULT_RATE_LIMIT, RateLimit
 from ._retry import Retry
 from ._settings import (
-    ClientOptions,
+    CallOptions,
+    EnvOptions,
     Paging,
     Settings,
     check_account_id,
@@ -34,6 +34,8 @@ from ._settings import (
     check_ssl,
     check_stream_id,
     merge_retry,
+    unknown,
+    with_call_options,
 )
 from ._stats import PullStats
 from ._throttle import Throttle
@@ -211,7 +213,7 @@ class CasesClient:
         self._owns_session = True
 
     @classmethod
-    def from_env(cls, **options: Unpack[ClientOptions]) -> CasesClient:
+    def from_env(cls, **options: Unpack[EnvOptions]) -> CasesClient:
         """Build a client from ``KORE_*`` environment variables.
 
         Reads ``KORE_HOST``, ``KORE_STREAM_ID``, ``KORE_ACCOUNT_ID`` and either
@@ -220,19 +222,15 @@ class CasesClient:
         ``KORE_RATE_LIMIT`` (``60/60``, windows separated by commas, or ``none``) if
         set. ``KORE_LOG=debug`` (or ``info``) sends the ``kore_cases`` log to stderr.
 
-        Keyword ``options`` are the constructor's (:class:`ClientOptions`) and win over
-        the variables; a name the constructor does not take raises :class:`TypeError`.
+        Keyword ``options`` (:class:`ClientOptions`, and ``host``, ``stream_id``,
+        ``account_id``, ``auth``) win over the variables; a name the constructor does
+        not take raises :class:`TypeError`.
 
         Raises:
             ValueError: naming every required variable that is missing, or a variable
                 set to something unusable.
         """
-        unknown = sorted(set(options) - set(ClientOptions.__annotations__))
-        if unknown:
-            raise TypeError(
-                f"CasesClient.from_env() got unknown option(s) {', '.join(unknown)}; "
-                f"it takes: {', '.join(ClientOptions.__annotations__)}"
-            )
+        unknown(options, EnvOptions, "CasesClient.from_env()")
         configure_logging(os.environ)
         return cls(**client_arguments(os.environ, options))
 
@@ -308,12 +306,7 @@ class CasesClient:
         """The full getCases URL."""
         return self._settings.url
 
-    def with_options(
-        self,
-        *,
-        timeout: float | None = None,
-        max_retries: int | None = None,
-    ) -> CasesClient:
+    def with_options(self, **options: Unpack[CallOptions]) -> CasesClient:
         """A view of this client with other per-call options, sharing its session.
 
         The view uses the same HTTP session, budget (concurrency, rate windows, 429
@@ -322,20 +315,15 @@ class CasesClient:
 
             page = await client.with_options(timeout=5.0, max_retries=0).get_page(f)
 
-        Options:
+        Options (:class:`CallOptions`):
             timeout: seconds for one whole request.
             max_retries: retries of a failed request (the rest of :attr:`retry` stays).
 
         The view does not own the session: its :meth:`aclose` does nothing, and it
         works while the client it was made from is open.
         """
-        settings = self._settings
-        if timeout is not None:
-            settings = replace(settings, timeout=seconds("timeout", timeout))
-        if max_retries is not None:
-            settings = replace(settings, retry=replace(settings.retry, max_retries=max_retries))
         view = object.__new__(CasesClient)
-        view._settings = settings
+        view._settings = with_call_options(self._settings, options)
         view._shared = self._shared
         view._owns_session = False
         return view

@@ -13,10 +13,11 @@ import ipaddress
 import re
 import ssl as ssl_module
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, TypedDict
 from urllib.parse import urlsplit
 
+from ._checks import seconds
 from ._page_size import PageSize
 from ._ratelimit import RateLimit
 from ._retry import Retry
@@ -26,7 +27,9 @@ if TYPE_CHECKING:
     import aiohttp
 
 __all__ = [
+    "CallOptions",
     "ClientOptions",
+    "EnvOptions",
     "Paging",
     "Settings",
     "check_account_id",
@@ -38,6 +41,8 @@ __all__ = [
     "check_ssl",
     "check_stream_id",
     "merge_retry",
+    "unknown",
+    "with_call_options",
 ]
 
 Paging = Literal["page", "skip"]
@@ -82,16 +87,12 @@ class Settings:
 class ClientOptions(TypedDict, total=False):
     """The keyword options of :class:`~kore_cases.CasesClient`, for typing ``**options``.
 
-    ``CasesClient.from_env(**options)`` takes these (and ``host``, ``stream_id``,
-    ``account_id``, ``auth`` to override the environment); a misspelt name is a type
-    error for a type checker and a ``TypeError`` at run time. See the client for what
-    each one means.
+    The blocking client takes them as they are; ``CasesClient.from_env(**options)``
+    takes them too (with ``host``, ``stream_id``, ``account_id`` and ``auth``, which
+    override the environment). A misspelt name is an error for a type checker and a
+    ``TypeError`` at run time. See the client for what each one means.
     """
 
-    host: str
-    stream_id: str
-    account_id: str
-    auth: Auth | str
     page_size: PageSize
     max_page_size: int
     concurrency: int
@@ -108,6 +109,43 @@ class ClientOptions(TypedDict, total=False):
     max_retry_after: float | None
     max_response_bytes: int
     trace_configs: Sequence[aiohttp.TraceConfig] | None
+
+
+class EnvOptions(ClientOptions, total=False):
+    """What ``from_env(**options)`` takes: :class:`ClientOptions` and the connection."""
+
+    host: str
+    stream_id: str
+    account_id: str
+    auth: Auth | str
+
+
+class CallOptions(TypedDict, total=False):
+    """What ``client.with_options(**options)`` may change for the calls of a view."""
+
+    timeout: float
+    max_retries: int
+
+
+def with_call_options(settings: Settings, options: CallOptions) -> Settings:
+    """``settings`` with the per-call ``options`` applied, each checked."""
+    unknown(options, CallOptions, "with_options()")
+    if "timeout" in options:
+        settings = replace(settings, timeout=seconds("timeout", options["timeout"]))
+    if "max_retries" in options:
+        retry = replace(settings.retry, max_retries=options["max_retries"])
+        settings = replace(settings, retry=retry)
+    return settings
+
+
+def unknown(options: Mapping[str, object], allowed: type, where: str) -> None:
+    """Raise :class:`TypeError` naming the keys of ``options`` that ``allowed`` lacks."""
+    names = allowed.__annotations__
+    wrong = sorted(set(options) - set(names))
+    if wrong:
+        raise TypeError(
+            f"{where} got unknown option(s) {', '.join(wrong)}; it takes: {', '.join(names)}"
+        )
 
 
 def merge_retry(

@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 from mypy import api as mypy_api
 
-from kore_cases import CasesClient, ClientOptions, JwtAuth, RateLimit, Retry, StaticToken
+from kore_cases import (
+    CasesClient,
+    ClientOptions,
+    EnvOptions,
+    JwtAuth,
+    RateLimit,
+    Retry,
+    StaticToken,
+)
 from kore_cases.cli import main
 from kore_cases.testing import FakeKoreServer
 
@@ -175,8 +183,10 @@ def test_a_misspelt_option_is_a_type_error(env: pytest.MonkeyPatch) -> None:
 
 
 def test_client_options_list_every_constructor_option() -> None:
-    parameters = set(inspect.signature(CasesClient).parameters)
-    assert set(ClientOptions.__annotations__) == parameters
+    parameters = inspect.signature(CasesClient).parameters
+    keywords = {name for name, p in parameters.items() if p.kind is p.KEYWORD_ONLY}
+    assert set(ClientOptions.__annotations__) == keywords
+    assert set(EnvOptions.__annotations__) == set(parameters)
 
 
 def test_a_type_checker_sees_misspelt_and_mistyped_options(tmp_path: Path) -> None:

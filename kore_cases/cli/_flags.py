@@ -11,7 +11,7 @@ import os
 import re
 
 # The public API only, as a user's program would import it.
-from .. import Auth, CaseFilter, CasesClient, ClientOptions, JwtAuth, RateLimit, StaticToken
+from .. import Auth, CaseFilter, CasesClient, EnvOptions, JwtAuth, RateLimit, StaticToken
 from ._common import UsageError
 
 __all__ = ["case_filter", "client"]
@@ -87,7 +87,7 @@ def client(
     if missing or auth is None or not host or not stream_id or not account_id:
         raise UsageError(f"missing connection settings: {', '.join(missing)}")
     # from_env adds what the flags leave out: KORE_MAX_RETRIES, KORE_TIMEOUT, KORE_RATE_LIMIT.
-    options: ClientOptions = {
+    options: EnvOptions = {
         "host": host,
         "stream_id": stream_id,
         "account_id": account_id,

@@ -1,0 +1,172 @@
+"""``kore_cases.blocking.CasesClient``: the async client driven from plain code.
+
+The fake server runs on an event loop of its own in another thread, so that the
+blocking client can be used from a plain function and from inside a running loop (as
+in Jupyter) while the server keeps answering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+
+from kore_cases import CasesClient as AsyncCasesClient
+from kore_cases import ServerError, blocking
+from kore_cases.testing import FakeKoreServer
+
+
+@pytest.fixture
+def server_portal() -> Iterator[BlockingPortal]:
+    with start_blocking_portal() as portal:
+        yield portal
+
+
+def run_server(portal: BlockingPortal, **options: Any) -> Any:
+    """A FakeKoreServer running on ``portal``'s loop, as a context manager."""
+    return portal.wrap_async_context_manager(FakeKoreServer(**options))
+
+
+def client_of(server: FakeKoreServer, **options: Any) -> blocking.CasesClient:
+    options.setdefault("rate_limit", None)
+    options.setdefault("backoff_base", 0.0)
+    return blocking.CasesClient(
+        server.url, server.stream_id, server.account_id, server.make_token(), **options
+    )
+
+
+def kore_tasks(client: blocking.CasesClient) -> list[str]:
+    """The kore_cases tasks still alive on the client's loop."""
+
+    def alive() -> list[str]:
+        return [
+            t.get_coro().__qualname__  # type: ignore[union-attr]
+            for t in asyncio.all_tasks()
+            if "kore_cases" in getattr(t.get_coro(), "cr_code", inspect).co_filename
+        ]
+
+    return client._loop.start().call(alive)
+
+
+def settle(server: FakeKoreServer) -> int:
+    """The request count once no request is in flight and none arrived for a while."""
+    seen = -1
+    while seen != server.stats.requests or server.stats.in_flight:
+        seen = server.stats.requests
+        time.sleep(0.1)
+    return seen
+
+
+def test_a_plain_function_pulls_1000_cases(server_portal: BlockingPortal) -> None:
+    with run_server(server_portal, cases=1000) as server, client_of(server) as client:
+        ids = [case.id for case in client.iter_cases()]
+        assert ids == server.case_ids()
+        assert client.count() == 1000
+        page = client.get_page(page=2, page_size=10)
+        assert [c.id for c in page.results] == ids[10:20]
+
+
+async def test_a_running_event_loop_does_not_stop_it(server_portal: BlockingPortal) -> None:
+    # As in a Jupyter cell: a loop runs in this thread, and the calls still block.
+    assert asyncio.get_running_loop().is_running()
+    with run_server(server_portal, cases=1000) as server, client_of(server) as client:
+        pages = list(client.iter_pages())
+        assert [c.id for p in pages for c in p.results] == server.case_ids()
+        assert client.count() == 1000
+
+
+def test_breaking_early_leaves_no_thread_task_or_connection(
+    server_portal: BlockingPortal,
+) -> None:
+    threads = set(threading.enumerate())
+    with run_server(server_portal, cases=1000, latency=0.05) as server:
+        with client_of(server, page_size=10, concurrency=4) as client:
+            for case in client.iter_cases():
+                assert case.id
+                break
+            assert kore_tasks(client) == []  # the prefetches were cancelled
+            sent = settle(server)
+            assert sent <= 1 + 4  # page 1 and at most one window: not the 100 pages
+            time.sleep(0.2)
+            assert server.stats.requests == sent
+        assert server.stats.in_flight == 0
+        assert set(threading.enumerate()) == threads
+
+
+def test_close_ends_a_pull_in_progress(server_portal: BlockingPortal) -> None:
+    with run_server(server_portal, cases=500) as server, client_of(server, page_size=10) as client:
+        cases = client.iter_cases()
+        first = next(cases)
+        cases.close()
+        assert kore_tasks(client) == []
+        assert list(cases) == []
+        assert first.id == server.case_ids()[0]
+
+
+def test_errors_carry_the_page_to_resume_from(server_portal: BlockingPortal) -> None:
+    with run_server(server_portal, cases=120) as server, client_of(server, max_retries=0) as client:
+        server.schedule_faults(3, "500")
+        got: list[str] = []
+        pull = client.iter_cases()
+        with pytest.raises(ServerError) as info:
+            got.extend(case.id for case in pull)
+        assert (info.value.page, info.value.resume_page) == (3, 3)
+        assert got == server.case_ids()[:100]
+        rest = [case.id for case in client.iter_cases(start_page=info.value.resume_page)]
+        assert got + rest == server.case_ids()
+
+
+def test_calls_need_an_open_client(server_portal: BlockingPortal) -> None:
+    with run_server(server_portal, cases=5) as server:
+        client = client_of(server)
+        with pytest.raises(RuntimeError, match="with CasesClient"):
+            client.count()
+        with client:
+            assert client.count() == 5
+        with pytest.raises(RuntimeError, match="closed"):
+            client.count()
+        with pytest.raises(RuntimeError, match="closed"):
+            client.open()
+        client.close()  # twice is fine
+
+
+def test_with_options_views_share_the_loop_and_session(server_portal: BlockingPortal) -> None:
+    with run_server(server_portal, cases=5) as server, client_of(server) as client:
+        view = client.with_options(timeout=5.0, max_retries=0)
+        assert view.async_client.timeout == 5.0
+        with view:
+            assert view.count() == 5
+        assert client.count() == 5  # closing the view closed nothing
+
+
+def test_from_env_builds_a_blocking_client(
+    server_portal: BlockingPortal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with run_server(server_portal, cases=7) as server:
+        monkeypatch.setenv("KORE_HOST", server.url)
+        monkeypatch.setenv("KORE_STREAM_ID", server.stream_id)
+        monkeypatch.setenv("KORE_ACCOUNT_ID", server.account_id)
+        monkeypatch.setenv("KORE_JWT", server.make_token())
+        with blocking.CasesClient.from_env(rate_limit=None) as client:
+            assert client.count() == 7
+
+
+def test_the_constructor_checks_its_arguments_at_once() -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        blocking.CasesClient("https://kore.example.com", "st-1", "acct", "token", timeout=0)
+
+
+@pytest.mark.parametrize("name", ["get_page", "count", "iter_pages", "iter_cases"])
+def test_methods_take_what_the_async_ones_take(name: str) -> None:
+    def shape(function: Any) -> list[tuple[str, Any, Any]]:
+        return [
+            (p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()
+        ]
+
+    assert shape(getattr(blocking.CasesClient, name)) == shape(getattr(AsyncCasesClient, name))
