@@ -25,6 +25,7 @@ from ._ratelimit import RateLimit
 from ._retry import Retry
 from ._settings import CallOptions, ClientOptions, EnvOptions
 from ._stats import PullStats
+from ._sync import SyncProgress, SyncStateError, SyncSummary
 from ._version import __version__
 from .auth import Auth, JwtAuth, StaticToken
 from .errors import (
@@ -91,6 +92,9 @@ __all__ = [
     "ServerError",
     "StaticToken",
     "Status",
+    "SyncProgress",
+    "SyncStateError",
+    "SyncSummary",
     "UserInfo",
     "UserRef",
     "__version__",

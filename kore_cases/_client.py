@@ -6,7 +6,7 @@ import os
 import platform
 import ssl as ssl_module
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -38,6 +38,7 @@ from ._settings import (
     with_call_options,
 )
 from ._stats import PullStats
+from ._sync import SyncProgress, SyncSummary, run_sync
 from ._throttle import Throttle
 from ._version import __version__
 from .auth import Auth
@@ -559,6 +560,55 @@ class CasesClient:
             filter, max_items=max_items, dedupe=dedupe, field_columns=field_columns, raw=raw
         )
         return await collect_table(batches)
+
+    async def sync(
+        self,
+        directory: str | os.PathLike[str],
+        filter: CaseFilter | None = None,
+        *,
+        refresh_days: float = 30,
+        full_refresh: bool = False,
+        on_progress: Callable[[SyncProgress], None] | None = None,
+    ) -> SyncSummary:
+        """Keep a local Parquet dataset of the cases matching ``filter`` up to date.
+
+        ``directory`` holds one Parquet file per creation month, hive style
+        (``created_month=2025-05/part-0.parquet``), with the flat export columns plus
+        ``raw`` (each case's JSON as the API sent it), and a small state file
+        ``_sync_state.json``. Read it with DuckDB
+        (``read_parquet('DIR/**/*.parquet', hive_partitioning=true)``), Polars,
+        pyarrow.dataset or Spark. Needs pyarrow (``pip install 'kore-cases[parquet]'``).
+
+        The first run reads every case, newest first, and writes each month's file as
+        soon as the month is complete; a run that stops (even killed) continues where it
+        stopped when run again. Later runs read only the cases created since the newest
+        one seen, those created in the ``refresh_days`` before it, the unresolved cases
+        of any age, and, through a creation-time window of a few milliseconds, each
+        case that was unresolved at the last run and is not any more. Cases are merged
+        by id; the newest ``updatedAt`` wins.
+
+        This assumes that **a resolved case older than the refresh window does not
+        change**. Raise ``refresh_days`` to widen the window, or pass
+        ``full_refresh=True`` (a rebuild, at the cost of a first run) to drop the
+        assumption.
+
+        ``on_progress`` is called with a :class:`SyncProgress` after every page.
+        Returns a :class:`SyncSummary` (new, changed, unchanged and removed cases, and
+        the requests used against those of a full pull).
+
+        Raises:
+            ValueError: the directory holds a sync of another filter (use the same
+                filters, or ``full_refresh=True``), or ``filter`` sets ``sort_by``.
+            SyncStateError: the state file is damaged (``full_refresh=True`` rebuilds).
+        """
+        return await run_sync(
+            self,
+            os.fspath(directory),
+            filter,
+            refresh_days=refresh_days,
+            full_refresh=full_refresh,
+            on_progress=on_progress,
+        )
 
     def _pages(
         self,

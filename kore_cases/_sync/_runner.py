@@ -1,0 +1,470 @@
+"""One sync run: the pulls of the plan, through the public client, merged month by month.
+
+The recent pull reads newest first (Kore's order), bounded by ``endDate`` just after
+the newest case when the run began, so cases created meanwhile shift no page. As its
+cases cross into an older month, every month after it is complete: its file is merged
+and the state file notes where the pull continues. A run that is killed continues from
+there; at worst the month in progress is read again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from ..filters import CaseFilter
+from ._dataset import Dataset, MonthChanges, Stored
+from ._keys import (
+    NO_MONTH,
+    CaseKey,
+    case_key,
+    datetime_from_ms,
+    month_of,
+    month_start,
+    ms_from_datetime,
+    next_month_start,
+)
+from ._plan import DAY_MS, Range, plan_probes, plan_run
+from ._report import Phase, SyncProgress, SyncSummary
+from ._state import Pending, SyncState, load_state, save_state
+
+if TYPE_CHECKING:
+    from .._client import CasesClient
+
+__all__ = ["DEFAULT_OVERLAP_MS", "run_sync"]
+
+logger = logging.getLogger("kore_cases")
+
+DEFAULT_OVERLAP_MS = 5 * 60_000
+"""How far before the high-water mark a run reads again even with no refresh window:
+a case indexed late by the server can carry a ``createdAt`` a little older than cases
+already seen."""
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    moment = datetime_from_ms(ms)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _bound_ms(value: Any, *, end: bool) -> int | None:
+    """A filter's ``start_date``/``end_date`` as epoch ms (a date-only end: its last ms)."""
+    if value is None:
+        return None
+    body = CaseFilter(start_date=value).to_body()["startDate"]
+    if len(body) == 10:  # a whole UTC day
+        day = date.fromisoformat(body)
+        first = ms_from_datetime(datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
+        return first + DAY_MS - 1 if end else first
+    return ms_from_datetime(datetime.fromisoformat(body.replace("Z", "+00:00")))
+
+
+class _Run:
+    """The state of one run: the client, the dataset, counters, and the month cursor."""
+
+    def __init__(
+        self,
+        client: CasesClient,
+        dataset: Dataset,
+        case_filter: CaseFilter,
+        state: SyncState,
+        on_progress: Callable[[SyncProgress], None] | None,
+    ) -> None:
+        self.client = client
+        self.dataset = dataset
+        self.filter = case_filter
+        self.state = state
+        self.on_progress = on_progress
+        self.progress = SyncProgress()
+        self.started = time.monotonic()
+        self.index: dict[str, Stored] = dataset.index()
+        self.summary = SyncSummary(directory=str(dataset.root), first=False)
+        self.server_limit: int | None = None
+        """The largest page size the server has answered with in this run."""
+        self.user_end_ms = _bound_ms(case_filter.end_date, end=True)
+        self._planned_by_pull: dict[str, int] = {}
+
+    # -- requests ------------------------------------------------------------------
+
+    def bounded(
+        self, start_ms: int | None, end_ms: int | None, *, unresolved: bool = False
+    ) -> CaseFilter | None:
+        """The user's filter within ``[start_ms, end_ms]``; ``None`` if that is empty."""
+        changes: dict[str, Any] = {}
+        if unresolved:
+            changes["unresolved"] = True
+        user_start = _bound_ms(self.filter.start_date, end=False)
+        if start_ms is not None and (user_start is None or start_ms > user_start):
+            changes["start_date"] = datetime_from_ms(start_ms)
+            user_start = start_ms
+        if end_ms is not None and (self.user_end_ms is None or end_ms < self.user_end_ms):
+            changes["end_date"] = datetime_from_ms(end_ms)
+        end = end_ms if "end_date" in changes else self.user_end_ms
+        if user_start is not None and end is not None and user_start > end:
+            return None
+        return dataclasses.replace(self.filter, **changes)
+
+    async def newest(self, case_filter: CaseFilter) -> CaseKey | None:
+        """The newest case matching ``case_filter`` (one request of one case)."""
+        page = await self.client.get_page(case_filter, page=1, page_size=1, model=msgspec.Raw)
+        self.count_requests(1)
+        return case_key(page.results[0]) if page.results else None
+
+    async def pull(self, name: str, case_filter: CaseFilter) -> Any:
+        """Every case of ``case_filter``, as :class:`CaseKey`, page by page (a generator)."""
+        pages = self.client.iter_pages(case_filter, model=msgspec.Raw, dedupe=False)
+        counted = 0
+        async with pages:
+            async for page in pages:
+                if page.limit > 0:
+                    self.server_limit = max(self.server_limit or 0, page.limit)
+                self._planned_by_pull[name] = max(1, math.ceil(page.total_results / page.limit))
+                self.count_requests(pages.stats.requests - counted)
+                counted = pages.stats.requests
+                keys = [case_key(raw) for raw in page.results]
+                self.progress.cases += len(keys)
+                yield keys
+                self.report()
+            self.count_requests(pages.stats.requests - counted)
+
+    def page_limit(self) -> int:
+        """Cases a page holds: the server's answer if there was one, else what is asked."""
+        if self.server_limit is not None:
+            return self.server_limit
+        asked = self.client.page_size
+        return asked if isinstance(asked, int) else self.client.max_page_size
+
+    def count_requests(self, n: int) -> None:
+        self.summary.requests += n
+        self.progress.requests += n
+
+    def report(self, phase: Phase | None = None) -> None:
+        if phase is not None:
+            self.progress.phase = phase
+        if self.on_progress is None:
+            return
+        self.progress.elapsed = time.monotonic() - self.started
+        planned = sum(self._planned_by_pull.values())
+        self.progress.requests_planned = max(planned, self.progress.requests)
+        self.on_progress(self.progress)
+
+    def plan_requests(self, name: str, requests: int) -> None:
+        self._planned_by_pull[name] = requests
+
+    # -- what a case is to the dataset ---------------------------------------------
+
+    def classify(self, key: CaseKey, changes: MonthChanges) -> None:
+        """Count ``key`` as new, changed or unchanged and note it in its month's changes."""
+        changes.returned.add(key.id)
+        if key.unresolved and key.created_ms is not None:
+            changes.unresolved[key.id] = key.created_ms
+        stored = self.index.get(key.id)
+        if stored is None:
+            if key.id not in changes.incoming:
+                self.summary.new += 1
+            changes.incoming[key.id] = key
+        elif key.updated_ms is not None and (
+            stored.updated_ms is None or key.updated_ms > stored.updated_ms
+        ):
+            if key.id not in changes.incoming:
+                self.summary.changed += 1
+            changes.incoming[key.id] = key
+        elif key.id not in changes.incoming:
+            self.summary.unchanged += 1
+
+    def settle(self, month: str, changes: MonthChanges) -> None:
+        """Merge one month's changes into its file and the index, and its unresolved cases."""
+        removed, fields = self.dataset.settle(month, changes, self.state.field_columns)
+        if changes.incoming or removed:
+            self.summary.months_written += 1
+            self.progress.months_written += 1
+        self.state.field_columns = fields
+        self.summary.removed += len(removed)
+        for case_id in removed:
+            self.index.pop(case_id, None)
+        for case_id, key in changes.incoming.items():
+            self.index[case_id] = Stored(month, key.created_ms, key.updated_ms)
+        unresolved = self.state.unresolved
+        if changes.covered and month != NO_MONTH:
+            first, after = month_start(month), next_month_start(month)
+            for case_id in [
+                i
+                for i, created in unresolved.items()
+                if first <= created < after and any(r.holds(created) for r in changes.covered)
+            ]:
+                del unresolved[case_id]
+        for case_id in removed:
+            unresolved.pop(case_id, None)
+        for case_id, created in changes.unresolved.items():
+            if created is not None:
+                unresolved[case_id] = created
+        for case_id in changes.resolved:
+            unresolved.pop(case_id, None)
+
+    # -- the three parts of a run --------------------------------------------------
+
+    async def recent(self, pending: Pending) -> None:
+        """The recent pull, settling each month as the pull passes into an older one."""
+        if pending.recent_done:
+            return
+        covered = Range(pending.settle_start_ms, pending.end_ms)
+        boundary = pending.next_end_ms  # months starting at or after it are settled
+        lowest = pending.settle_start_ms
+        # The stored months the pull can find gone cases in: each is settled even if the
+        # pull returns none of its cases.
+        waiting = {
+            m
+            for m in self.dataset.months()
+            if m != NO_MONTH
+            and (boundary is None or month_start(m) < boundary)
+            and (lowest is None or next_month_start(m) > lowest)
+        }
+        months: dict[str, MonthChanges] = {}
+        late = MonthChanges()
+        current: str | None = None
+        case_filter = self.bounded(pending.recent_start_ms, boundary)
+        if case_filter is not None:
+            async for keys in self.pull("recent", case_filter):
+                for key in keys:
+                    if key.created_ms is None:
+                        self.classify(key, months.setdefault(NO_MONTH, MonthChanges()))
+                        continue
+                    if boundary is not None and key.created_ms >= boundary:
+                        # A month already settled (the data moved and pages were read
+                        # again, or the server is not strictly newest first).
+                        self.classify(key, late)
+                        continue
+                    month = key.month
+                    if current is not None and month < current:
+                        boundary = next_month_start(month)
+                        self.settle_before(boundary, months, waiting, covered)
+                        pending.next_end_ms = boundary
+                        save_state(self.dataset.root, self.state)
+                    current = month
+                    self.classify(key, months.setdefault(month, MonthChanges()))
+        self.settle_before(
+            None if lowest is None else month_start(month_of(lowest)), months, waiting, covered
+        )
+        if late.incoming:
+            self.settle_late(late)
+        pending.recent_done = True
+        pending.next_end_ms = None
+        save_state(self.dataset.root, self.state)
+
+    def settle_before(
+        self,
+        boundary: int | None,
+        months: dict[str, MonthChanges],
+        waiting: set[str],
+        covered: Range,
+    ) -> None:
+        """Settle every month starting at or after ``boundary`` (all with ``None``)."""
+        ready = sorted(
+            m
+            for m in set(months) | waiting
+            if boundary is None or (m != NO_MONTH and month_start(m) >= boundary)
+        )
+        for month in reversed(ready):
+            changes = months.pop(month, None) or MonthChanges()
+            if month != NO_MONTH:
+                changes.covered.append(covered)
+            waiting.discard(month)
+            self.settle(month, changes)
+            self.report("recent")
+
+    def settle_late(self, late: MonthChanges) -> None:
+        by_month: dict[str, MonthChanges] = {}
+        for case_id, key in late.incoming.items():
+            changes = by_month.setdefault(key.month, MonthChanges())
+            changes.incoming[case_id] = key
+            changes.returned.add(case_id)
+            if key.unresolved and key.created_ms is not None:
+                changes.unresolved[case_id] = key.created_ms
+        for month, changes in sorted(by_month.items()):
+            self.settle(month, changes)
+
+    async def older(self, pending: Pending) -> None:
+        """The unresolved pull, then probes for the cases that left the unresolved set."""
+        months: dict[str, MonthChanges] = {}
+        unresolved_now: set[str] = set()
+        if pending.has_unresolved:
+            case_filter = self.bounded(
+                pending.unresolved_start_ms, pending.unresolved_end_ms, unresolved=True
+            )
+            if case_filter is not None:
+                self.report("unresolved")
+                async for keys in self.pull("unresolved", case_filter):
+                    for key in keys:
+                        unresolved_now.add(key.id)
+                        changes = months.setdefault(key.month, MonthChanges())
+                        self.classify(key, changes)
+                        # The server says it is unresolved, whatever its status reads.
+                        if key.created_ms is not None:
+                            changes.unresolved[key.id] = key.created_ms
+            end = pending.unresolved_end_ms
+            candidates = [
+                created
+                for case_id, created in self.state.unresolved.items()
+                if case_id not in unresolved_now and (end is None or created <= end)
+            ]
+            stored = sorted(s.created_ms for s in self.index.values() if s.created_ms is not None)
+            windows = plan_probes(candidates, stored, self.page_limit())
+            self.summary.probes = len(windows)
+            self.plan_requests("probes", len(windows))
+            for number, window in enumerate(windows):
+                self.report("probes")
+                probe = self.bounded(window.start_ms, window.end_ms)
+                if probe is None:
+                    continue
+                async for keys in self.pull(f"probe {number}", probe):
+                    for key in keys:
+                        self.classify(key, months.setdefault(key.month, MonthChanges()))
+                for month in _months_of(window):
+                    months.setdefault(month, MonthChanges()).covered.append(window)
+        self.report("writing")
+        for month, changes in sorted(months.items()):
+            for case_id in changes.returned:
+                if case_id not in changes.unresolved:
+                    changes.resolved.add(case_id)
+            self.settle(month, changes)
+
+
+def _months_of(window: Range) -> Iterable[str]:
+    """The months a (bounded) window reaches into."""
+    assert window.start_ms is not None
+    assert window.end_ms is not None
+    month = month_of(window.start_ms)
+    while month_start(month) <= window.end_ms:
+        yield month
+        month = month_of(next_month_start(month))
+
+
+async def run_sync(
+    client: CasesClient,
+    directory: str | Path,
+    case_filter: CaseFilter | None = None,
+    *,
+    refresh_days: float = 30,
+    full_refresh: bool = False,
+    overlap_ms: int = DEFAULT_OVERLAP_MS,
+    on_progress: Callable[[SyncProgress], None] | None = None,
+) -> SyncSummary:
+    """Bring the dataset in ``directory`` up to date; see :meth:`CasesClient.sync`."""
+    case_filter = _check_filter(case_filter)
+    if (
+        isinstance(refresh_days, bool)
+        or not isinstance(refresh_days, (int, float))
+        or not 0 <= refresh_days < math.inf
+    ):
+        raise ValueError(f"refresh_days must be a number of days >= 0, not {refresh_days!r}")
+    root = Path(directory)
+    dataset = _open_dataset(root)
+    # As the state file holds it: JSON types only.
+    body = msgspec.json.decode(msgspec.json.encode(case_filter.to_body()))
+    state = load_state(root)
+    if state is not None and state.filter != body and not full_refresh:
+        raise ValueError(
+            f"{root} holds a sync of another filter ({_describe(state.filter)}, now "
+            f"{_describe(body)}): sync it with the same filters, sync the new filter to "
+            "another directory, or rebuild this one with a full refresh"
+        )
+    if state is None or full_refresh:
+        previous = state
+        state = SyncState(filter=body)
+        if previous is not None:
+            state.field_columns = previous.field_columns
+    run = _Run(client, dataset, case_filter, state, on_progress)
+    summary = run.summary
+    pending = state.pending
+    if pending is None or full_refresh:
+        pending = await _begin(run, state, refresh_days, overlap_ms, full_refresh)
+    else:
+        summary.resumed = True
+    summary.first = pending.first
+    await run.recent(pending)
+    await run.older(pending)
+    dataset.conform_all(state.field_columns)
+    if pending.high_water_ms is not None:
+        state.high_water_ms = max(state.high_water_ms or 0, pending.high_water_ms)
+    state.high_water = _iso(state.high_water_ms)
+    state.pending = None
+    summary.total = len(run.index)
+    summary.full_pull_requests = 1 + math.ceil(summary.total / run.page_limit())
+    summary.high_water = state.high_water
+    summary.elapsed = time.monotonic() - run.started
+    state.last_run = msgspec.to_builtins(dataclasses.asdict(summary))
+    save_state(root, state)
+    return summary
+
+
+async def _begin(
+    run: _Run, state: SyncState, refresh_days: float, overlap_ms: int, full: bool
+) -> Pending:
+    """Plan a new run, learn the newest case (the run's end), and record the plan."""
+    plan = plan_run(
+        high_water_ms=state.high_water_ms,
+        since_ms=_bound_ms(run.filter.start_date, end=False),
+        refresh_ms=round(refresh_days * DAY_MS),
+        overlap_ms=overlap_ms,
+        full=full,
+    )
+    newest = None
+    recent = run.bounded(plan.recent_start_ms, None)
+    if recent is not None:
+        newest = await run.newest(recent)
+    end_ms = None
+    high_water = None
+    if newest is not None and newest.created_ms is not None:
+        high_water = newest.created_ms
+        end_ms = high_water + 1
+    pending = Pending(
+        recent_start_ms=plan.recent_start_ms,
+        settle_start_ms=plan.settle_start_ms,
+        end_ms=end_ms,
+        next_end_ms=end_ms,
+        high_water_ms=high_water,
+        unresolved_start_ms=None if plan.unresolved is None else plan.unresolved.start_ms,
+        unresolved_end_ms=None if plan.unresolved is None else plan.unresolved.end_ms,
+        has_unresolved=plan.unresolved is not None,
+        first=plan.first,
+        full=full,
+    )
+    state.pending = pending
+    save_state(run.dataset.root, state)
+    return pending
+
+
+def _open_dataset(root: Path) -> Dataset:
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(f"{root} is not a directory: sync writes a dataset directory")
+    dataset = Dataset(root)
+    dataset.remove_leftovers()
+    return dataset
+
+
+def _check_filter(case_filter: CaseFilter | None) -> CaseFilter:
+    if case_filter is None:
+        return CaseFilter()
+    if not isinstance(case_filter, CaseFilter):
+        raise TypeError(
+            f"filter must be a CaseFilter, e.g. CaseFilter(status=['open']), not "
+            f"{type(case_filter).__name__}"
+        )
+    if case_filter.sort_by is not None:
+        raise ValueError(
+            "sync reads cases newest first to fill the months in order: leave sort_by unset"
+        )
+    return case_filter
+
+
+def _describe(body: dict[str, Any]) -> str:
+    return msgspec.json.encode(body).decode() if body else "no filter"
