@@ -216,7 +216,9 @@ class _Run:
         """The recent pull, settling each month as the pull passes into an older one."""
         if pending.recent_done:
             return
-        covered = Range(pending.settle_start_ms, pending.end_ms)
+        # Nothing was newer than the run's end when it began: a stored case created after
+        # it was deleted since (or left the filter), so the range is open upwards.
+        covered = Range(pending.settle_start_ms, None)
         boundary = pending.next_end_ms  # months starting at or after it are settled
         lowest = pending.settle_start_ms
         # The stored months the pull can find gone cases in: each is settled even if the
