@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._export._formats import import_pyarrow
 from ._keys import CaseKey
 from ._plan import Range
 from ._state import sync_directory
-from ._table import cases_table, conform, dataset_schema
+from ._table import cases_table, conform, dataset_schema, pyarrow
 
 __all__ = ["PARTITION", "Dataset", "MonthChanges", "Stored"]
 
@@ -67,7 +66,7 @@ class Dataset:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
-        self._pa, self._pq = import_pyarrow()
+        self._pa, self._pq = pyarrow()
 
     def path(self, month: str) -> Path:
         """The file of ``month`` (``"2025-05"``)."""
@@ -199,6 +198,6 @@ class Dataset:
 
 def _ms(column: Any) -> list[int | None]:
     """A ``timestamp[ms]`` column as epoch milliseconds."""
-    pa, _ = import_pyarrow()
+    pa, _ = pyarrow()
     values: list[int | None] = column.cast(pa.int64()).to_pylist()
     return values

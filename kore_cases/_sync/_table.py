@@ -1,35 +1,37 @@
-"""Cases as Arrow tables: the flat export columns with their Arrow types, plus ``raw``.
+"""Cases as Arrow tables: the flat columns of :mod:`kore_cases.tables`, plus ``raw``.
 
-The columns are those of the CSV/Parquet export (:mod:`kore_cases._export`): ``id`` ...
-``tags``, then one ``field:<name>`` column per case field, then ``raw``, the case's JSON
-exactly as the API sent it (UTF-8 text), so that nothing the flat columns leave out is
-lost. Every file of a dataset has the same columns, in the same order.
+Every file of a dataset has the same columns in the same order: the fixed flat columns,
+the dataset's ``field:<name>`` columns, then ``raw``, the case's JSON exactly as the API
+sent it (UTF-8 text), so that nothing the flat columns leave out is lost.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
-from .._export._formats import Parquet, import_pyarrow
-from .._export._rows import FIELD_PREFIX, flat_row
+from .._extras import import_extra
+from ..tables import RAW_COLUMN, field_columns_of, flat_record_batch, flat_row, flat_schema
 
-__all__ = ["RAW", "cases_table", "conform", "dataset_schema"]
-
-RAW = "raw"
-"""The column holding each case's JSON as the API sent it."""
+__all__ = ["cases_table", "conform", "dataset_schema", "pyarrow"]
 
 _DICT = msgspec.json.Decoder(dict[str, Any])
 
 
+def pyarrow() -> tuple[Any, Any]:
+    """``pyarrow`` and ``pyarrow.parquet``, or an error naming the extra to install."""
+    what = "sync (a Parquet dataset)"
+    return (
+        import_extra("pyarrow", "parquet", what),
+        import_extra("pyarrow.parquet", "parquet", what),
+    )
+
+
 def dataset_schema(field_columns: Sequence[str]) -> Any:
     """The Arrow schema of every file: the flat columns, ``field_columns``, then ``raw``."""
-    pa, _ = import_pyarrow()
-    flat = _flat_writer(field_columns)._schema()
-    return flat.append(pa.field(RAW, pa.string()))
+    return flat_schema(field_columns, raw=True)
 
 
 def cases_table(raws: Sequence[bytes], known_fields: Sequence[str]) -> tuple[Any, list[str]]:
@@ -38,22 +40,20 @@ def cases_table(raws: Sequence[bytes], known_fields: Sequence[str]) -> tuple[Any
     The field columns are ``known_fields`` followed by those of the cases that are not
     among them, in first-seen order; the table has :func:`dataset_schema` of them.
     """
-    pa, _ = import_pyarrow()
-    rows = [flat_row(_DICT.decode(raw)) for raw in raws]
-    fields = dict.fromkeys(known_fields)
-    for row in rows:
-        for key in row:
-            if key.startswith(FIELD_PREFIX):
-                fields.setdefault(key)
-    writer = _flat_writer(list(fields))
-    flat = writer._table(rows, writer._schema())
-    raw_column = pa.array([raw.decode("utf-8") for raw in raws], type=pa.string())
-    return flat.append_column(pa.field(RAW, pa.string()), raw_column), list(fields)
+    pa, _ = pyarrow()
+    rows = []
+    for raw in raws:
+        row = flat_row(_DICT.decode(raw))
+        row[RAW_COLUMN] = raw.decode("utf-8")
+        rows.append(row)
+    fields = field_columns_of(rows, known_fields)
+    batch = flat_record_batch(rows, dataset_schema(fields))
+    return pa.Table.from_batches([batch], schema=batch.schema), fields
 
 
 def conform(table: Any, schema: Any) -> Any:
     """``table`` with exactly ``schema``'s columns: missing ones null, extra ones dropped."""
-    pa, _ = import_pyarrow()
+    pa, _ = pyarrow()
     columns = []
     for field in schema:
         index = table.schema.get_field_index(field.name)
@@ -62,9 +62,3 @@ def conform(table: Any, schema: Any) -> Any:
         else:
             columns.append(table.column(index).cast(field.type))
     return pa.Table.from_arrays(columns, schema=schema)
-
-
-def _flat_writer(field_columns: Sequence[str]) -> Parquet:
-    # The export's Parquet writer knows the flat columns' types; it is used only for
-    # them here (its spool stays empty).
-    return Parquet(io.BytesIO(), tuple(field_columns), row_group_size=1)
