@@ -1,28 +1,28 @@
-"""Concurrent auto-pagination: the page scheduler behind ``iter_pages`` and ``iter_cases``.
+"""Concurrent auto-pagination: the page iterators behind ``iter_pages`` and ``iter_cases``.
 
 How a pull runs:
 
-1. The first page (``start_page``) is fetched alone: its ``limit``, ``totalPages`` and
-   ``totalResults`` are the truth for what follows (a server may clamp ``limit``).
+1. The first page (``start_page``) is fetched alone: its ``limit`` and ``totalResults``
+   plan what follows (a server may clamp ``limit``; ``totalPages`` is not trusted).
 2. The next pages are fetched by tasks this iterator owns, at most ``window`` of them
-   beyond what the consumer has taken. Each task keeps its page as *bytes*: bytes are
-   several times smaller than the objects they decode to, and decoding on arrival would
-   make the reorder buffer cost garbage-collector time. A page is decoded when the
-   consumer reaches it. A slow consumer therefore pauses fetching: memory is bounded
-   by the window, never by the size of the result.
-3. Pages are handed out in page order (``ordered=True``) or as they arrive.
+   beyond what the consumer has taken (:class:`~kore_cases._prefetch.PrefetchWindow`).
+   Each task keeps its page as *bytes*: bytes are several times smaller than the
+   objects they decode to, and decoding on arrival would make the reorder buffer cost
+   garbage-collector time. A page is decoded when the consumer reaches it. A slow
+   consumer therefore pauses fetching: memory is bounded by the window, never by the
+   size of the result.
+3. Every page is checked, in page order, by the
+   :class:`~kore_cases._continuity.ContinuityTracker`: it accepts the page or says
+   from which page to read again because the data moved, and it knows where the data
+   ends. Pages are handed out in page order (``ordered=True``) or as they arrive.
+4. When the pull ends, the cases handed out are compared with what the server
+   announced; a shortfall is logged as a WARNING and kept in ``stats.shortfall``.
 
-The iterators are classes, not async generators, and never ``yield`` inside a task group
-or cancel scope. Leaving early (``break``, ``aclose()``, leaving ``async with``, an
-exception, cancellation, closing the client) cancels the fetches still running.
-
-Data may change during a pull. Every page reports ``totalResults``; when a page reports
-another total than the pages before it, cases may have slid across the boundary between
-them by up to the difference. The pull then drops the fetches in flight, goes back as
-many pages as that shift spans and reads on from there through the same window; the
-first page read again must be close enough to the snapshot of the pages already handed
-out, or it goes further back. With ``dedupe=True`` a case id already yielded is
-dropped, so reading again costs no duplicates.
+This module only wires those two pure parts to the fetcher. The iterators are classes,
+not async generators, and never ``yield`` inside a task group or cancel scope. Leaving
+early (``aclose()``, leaving ``async with``, an exception, cancellation, closing the
+client) cancels the fetches still running; ``break`` out of ``async for`` cancels those
+not answered yet, and iterating again fetches them again.
 """
 
 from __future__ import annotations
@@ -30,33 +30,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import operator
 import time
-from collections import deque
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-import msgspec
-
+from ._case_ids import CaseKeys, SeenIds
 from ._checks import whole_number
+from ._continuity import ContinuityTracker, PageFacts, Rewind
 from ._fetch import PageFetcher, Unreadable, check_page_number, decode_page
 from ._page_size import PageSizer
+from ._prefetch import PrefetchWindow
 from ._stats import PullStats
 from .errors import KoreCasesError, PaginationError
 from .models import Case, CasesPage, page_decoder
 
-__all__ = ["CaseIterator", "PageIterator", "TaskOwner"]
+__all__ = ["CaseIterator", "PageIterator", "TaskOwner", "check_pull_arguments"]
 
 logger = logging.getLogger("kore_cases")
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 R = TypeVar("R")
-
-# How often a pull may go back to re-read before it moves past the furthest page
-# checked so far; beyond that the data changes faster than it can be read.
-_MAX_REWINDS = 10
-_NONE_HASH = hash(None)
 
 
 class TaskOwner:
@@ -105,47 +100,6 @@ def _as_is(data: bytes) -> bytes:
     return data
 
 
-class _SeenIds:
-    """The case ids a pull has handed out, as hashes: about 100 bytes per case."""
-
-    def __init__(self, case_id: Callable[[Any], Any]) -> None:
-        self._case_id = case_id
-        self._hashes: set[int] = set()
-
-    def new_only(self, cases: list[Any]) -> list[Any]:
-        """Return the cases whose id was not seen yet, and remember their ids."""
-        keys = [hash(i) for i in map(self._case_id, cases)]
-        # The common case, all in C: every id new, distinct, and not None.
-        distinct = _NONE_HASH not in keys and len(set(keys)) == len(keys)
-        if distinct and self._hashes.isdisjoint(keys):
-            self._hashes.update(keys)
-            return cases
-        kept = []
-        for key, case in zip(keys, cases, strict=True):
-            if key == _NONE_HASH and self._case_id(case) is None:
-                kept.append(case)  # nothing to dedupe on: never drop a case for it
-            elif key not in self._hashes:
-                self._hashes.add(key)
-                kept.append(case)
-        return kept
-
-
-def _id_getter(model: Any) -> Callable[[Any], Any]:
-    """How to read a case's id from a decoded ``model`` instance, for ``dedupe``."""
-    if model is dict:
-        return operator.methodcaller("get", "_id")
-    if (
-        isinstance(model, type)
-        and issubclass(model, msgspec.Struct)
-        and "id" in model.__struct_fields__
-    ):
-        return operator.attrgetter("id")
-    raise ValueError(
-        f"dedupe=True needs the model to expose the case id, and {model!r} does not: add "
-        "`id: str = msgspec.field(name='_id')` to it, or pass dedupe=False"
-    )
-
-
 def check_pull_arguments(
     model: Any, start_page: object, max_items: object = None, ordered: object = True
 ) -> None:
@@ -162,6 +116,34 @@ def check_pull_arguments(
             f"model must be a type msgspec can decode into (a msgspec.Struct, dict, "
             f"msgspec.Raw...), not {model!r}: {exc}"
         ) from None
+
+
+class _Pausable(Protocol[T_co]):
+    def __anext__(self) -> Awaitable[T_co]: ...
+
+    def _pause(self) -> None: ...
+
+
+class _Loop(Generic[T_co]):
+    """What ``async for`` holds while it runs: leaving the loop pauses the pull.
+
+    ``break`` drops this object (the loop was its only holder) but not an iterator the
+    caller named, whose fetches would otherwise go on spending the account's requests.
+    """
+
+    __slots__ = ("_source",)
+
+    def __init__(self, source: _Pausable[T_co]) -> None:
+        self._source = source
+
+    def __aiter__(self) -> _Loop[T_co]:
+        return self
+
+    def __anext__(self) -> Awaitable[T_co]:
+        return self._source.__anext__()
+
+    def __del__(self) -> None:
+        self._source._pause()
 
 
 class PageIterator(Generic[T]):
@@ -187,48 +169,30 @@ class PageIterator(Generic[T]):
         max_items: int | None = None,
     ) -> None:
         check_pull_arguments(model, start_page, max_items, ordered)
-        self._seen = _SeenIds(_id_getter(model)) if dedupe else None
+        self._keys = CaseKeys(model, required=dedupe)
+        self._seen = SeenIds(self._keys.case_id) if self._keys.case_id and dedupe else None
         self._fetcher = fetcher
         self._owner = owner
         self._filter_body = dict(filter_body)
         self._decoder = page_decoder(model)
         # A PageSizer decides the first request's limit ("max" probes); the answer rules.
         self._sizer = page_size if isinstance(page_size, PageSizer) else PageSizer(page_size)
-        self._page_size = self._sizer.size
-        self._window = window
         self._ordered = ordered
         self._start_page = start_page
         self._max_items = max_items
         self.stats = PullStats()
-        self.resume_page: int = start_page
-        # What the server said: its page size, and the highest page known to exist.
-        self._limit: int | None = None
-        self._last_page = start_page
-        # Fetches in progress by page number; the highest page scheduled now and ever.
-        self._tasks: dict[int, asyncio.Task[_Fetched]] = {}
-        self._scheduled = start_page - 1
-        self._scheduled_high = start_page - 1
-        # Decoded pages waiting to be handed out, in order.
-        self._ready: deque[CasesPage[T]] = deque()
-        # Continuity: the pages up to _checked hold every case before them in the
-        # snapshot whose totalResults is _checked_total. Unordered mode parks the totals
-        # of pages that arrived ahead of that prefix in _arrived_totals.
-        self._checked = start_page - 1
-        self._checked_total: int | None = None
-        self._checked_high = start_page - 1
-        self._arrived_totals: dict[int, int] = {}
-        # While re-reading after the data moved: the total of the snapshot the pages
-        # handed out came from, and the first page not handed out in it.
-        self._rewind: tuple[int, int] | None = None
-        self._rewinds_without_progress = 0
-        self._yielded_items = 0
+        self._window: PrefetchWindow[asyncio.Task[_Fetched], CasesPage[T]] = PrefetchWindow(
+            window, start_page + 1
+        )
+        self._tracker: ContinuityTracker | None = None  # from the first page on
+        self._handed_out = 0  # cases in the pages handed to the consumer
         self._closed = False
         self._exhausted = False
 
     # -- iteration protocol -------------------------------------------------------
 
-    def __aiter__(self) -> PageIterator[T]:
-        return self
+    def __aiter__(self) -> _Loop[CasesPage[T]]:
+        return _Loop(self)
 
     async def __aenter__(self) -> PageIterator[T]:
         return self
@@ -237,27 +201,13 @@ class PageIterator(Generic[T]):
         await self.aclose()
 
     async def __anext__(self) -> CasesPage[T]:
-        if self._closed:
-            raise StopAsyncIteration
-        try:
-            page = await self._next_page()
-        except StopAsyncIteration:
-            self._abandon()  # nothing is left to fetch; this only ends the clock
-            raise
-        except KoreCasesError as exc:
-            exc.resume_page = self.resume_page
-            self._abandon()
-            raise
-        except BaseException:
-            self._abandon()
-            raise
-        self.stats.pages += 1
+        page = await self._take()
         self.stats.cases += len(page.results)
         return page
 
     async def aclose(self) -> None:
         """Stop the pull: cancel the fetches still running and wait for them to end."""
-        tasks = list(self._tasks.values())
+        tasks = list(self._window.in_flight.values())
         self._abandon()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -265,60 +215,95 @@ class PageIterator(Generic[T]):
     def __del__(self) -> None:
         # `break` out of a plain `async for` drops the iterator without aclose();
         # cancel its fetches so they neither run on nor hold connections.
-        for task in getattr(self, "_tasks", {}).values():
-            task.cancel()
+        window = getattr(self, "_window", None)
+        if window is not None:
+            for task in window.in_flight.values():
+                task.cancel()
 
     @property
     def total_results(self) -> int | None:
         """``totalResults`` as the pages read so far agree on it; ``None`` before page 1."""
-        return self._checked_total
+        return self._tracker.total if self._tracker is not None else None
 
-    # -- scheduling ---------------------------------------------------------------
+    @property
+    def resume_page(self) -> int:
+        """The page to pass as ``start_page=`` to continue: all before it were handed out.
+
+        While pages are read again after the data moved, it is the first page read
+        again: cases not handed out may have slid back onto it.
+        """
+        if self._tracker is None:
+            return self._start_page
+        lowest = self._window.lowest_ready()
+        checked = self._tracker.resume_page
+        return checked if lowest is None else min(lowest, checked)
+
+    # -- taking pages ---------------------------------------------------------------
+
+    async def _take(self) -> CasesPage[T]:
+        """The next page for the consumer; the one place an error gets ``resume_page``."""
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            page = await self._next_page()
+        except KoreCasesError as exc:
+            exc.resume_page = self.resume_page
+            self._abandon()
+            raise
+        except BaseException:  # StopAsyncIteration too: it only ends the clock
+            self._abandon()
+            raise
+        self.stats.pages += 1
+        return page
 
     async def _next_page(self) -> CasesPage[T]:
-        while not self._ready:
+        while (page := self._window.pop_ready()) is None:
             if self._exhausted or self._max_items_reached():
                 raise StopAsyncIteration
             await self._advance()
-        page = self._ready.popleft()
-        self._yielded_items += len(page.results)
-        # Fetch ahead while the consumer works through this page.
-        self._fill_window()
-        # Every page before the lowest one not yet handed out has been handed out whole.
-        self.resume_page = min((p.page for p in self._ready), default=self._checked + 1)
-        self.resume_page = min(self.resume_page, self._checked + 1)
+        self._handed_out += len(page.results)
+        self._fill()  # fetch ahead while the consumer works through this page
         return page
 
     def _max_items_reached(self) -> bool:
-        return self._max_items is not None and self._yielded_items >= self._max_items
+        return self._max_items is not None and self._handed_out >= self._max_items
+
+    def _pause(self) -> None:
+        """The consumer left its loop: stop the fetches not answered yet."""
+        if not self._closed:
+            for task in self._window.pause(asyncio.Task.done):
+                task.cancel()
+
+    # -- fetching -----------------------------------------------------------------
 
     async def _advance(self) -> None:
         """Bring at least one page closer: take in the next arrival, or end the pull."""
-        if self._limit is None:
+        if self._tracker is None:
             first = await self._first_page()
-            self._limit = first.limit
-            self._scheduled = self._scheduled_high = self._start_page
+            self._tracker = ContinuityTracker(self._start_page, first.limit)
             self._accept(first)
             return
-        self._fill_window()
-        if not self._tasks:
+        self._fill()
+        window = self._window
+        page_no = window.lowest_in_flight() if self._ordered else await self._first_done()
+        if page_no is None:
             self._exhausted = True
+            self._check_count(self._tracker)
             return
-        page_no = min(self._tasks) if self._ordered else await self._first_done()
-        fetched = await self._result(self._tasks[page_no])
-        del self._tasks[page_no]
+        fetched = await _result(window.in_flight[page_no])
+        window.in_flight.pop(page_no, None)
         self._accept(await self._decode(fetched))
 
     async def _first_page(self) -> CasesPage[T]:
         """Fetch the start page in the consumer's task: its answer plans the pull."""
-        return await self._sizer.first(self._first_page_of, self.stats)
+        return _usable_limit(await self._sizer.first(self._first_page_of, self.stats))
 
     async def _first_page_of(self, size: int) -> CasesPage[T]:
         page = self._start_page
         if self._fetcher.paging == "skip" and page > 1:
             # skip counts cases, and resume_page counts pages of the server's limit,
             # which may be smaller than page_size (a clamp): learn the limit first.
-            probe = await self._fetch_now(page, size, check_page=False)
+            probe = _usable_limit(await self._fetch_now(page, size, check_page=False))
             if probe.limit == size:
                 check_page_number(probe, page)
                 return probe
@@ -335,49 +320,39 @@ class PageIterator(Generic[T]):
         )
         return result
 
-    def _fill_window(self) -> None:
-        """Schedule fetches until ``window`` pages are in flight or waiting to be read."""
-        limit = self._limit or self._page_size
-        last = self._last_page
+    def _fill(self) -> None:
+        """Schedule fetches while the window has room and pages are worth fetching."""
+        tracker = self._tracker
+        if tracker is None or self._closed:
+            return
+        budget = None
         if self._max_items is not None:
             # Prefetch no page that max_items cannot use.
-            known = self._yielded_items + sum(len(p.results) for p in self._ready)
-            remaining = self._max_items - known - limit * len(self._tasks)
-            last = min(last, self._scheduled + max(0, math.ceil(remaining / limit)))
-        while len(self._tasks) + len(self._ready) < self._window and self._scheduled < last:
-            self._scheduled += 1
-            self._tasks[self._scheduled] = self._spawn_fetch(self._scheduled)
+            window = self._window
+            known = self._handed_out + sum(len(p.results) for p in window.ready_items())
+            remaining = self._max_items - known - tracker.limit * len(window.in_flight)
+            budget = max(0, math.ceil(remaining / tracker.limit))
+        self._window.schedule(tracker.last_page, self._spawn_fetch, budget)
 
-    def _spawn_fetch(self, page: int) -> asyncio.Task[_Fetched]:
-        if page <= self._scheduled_high:
+    def _spawn_fetch(self, page: int, again: bool) -> asyncio.Task[_Fetched]:
+        if again:
             self.stats.pages_reread += 1
-        self._scheduled_high = max(self._scheduled_high, page)
-        body = self._fetcher.request_body(self._filter_body, page, self._limit or self._page_size)
+        assert self._tracker is not None
+        body = self._fetcher.request_body(self._filter_body, page, self._tracker.limit)
         # The task must not hold on to `self`: an iterator dropped by `break` has to be
         # collected (its __del__ cancels the fetches) while its fetches still run.
         return self._owner.spawn(_fetch(self._fetcher, body, page, self.stats))
 
-    async def _first_done(self) -> int:
+    async def _first_done(self) -> int | None:
         """Wait until any fetch has finished and return its page number."""
-        done = next((p for p, t in self._tasks.items() if t.done()), None)
-        if done is not None:
-            return done
-        await asyncio.wait(self._tasks.values(), return_when=asyncio.FIRST_COMPLETED)
-        return next(p for p, t in self._tasks.items() if t.done())
-
-    @staticmethod
-    async def _result(task: asyncio.Task[_Fetched]) -> _Fetched:
-        # asyncio.wait() rather than `await task`: if the consumer is cancelled while
-        # waiting, the cancellation must not be forwarded into the fetch task, which
-        # _abandon() cancels anyway. A page that is already there needs no wait.
-        if not task.done():
-            await asyncio.wait((task,))
-        if task.cancelled():
-            # Not this consumer's cancellation (asyncio.wait would have raised that).
-            raise RuntimeError(
-                "this pull was stopped (aclose() or the client's exit) while a page was awaited"
-            )
-        return task.result()
+        window = self._window
+        if not window.in_flight:
+            return None
+        done = window.first_done(asyncio.Task.done)
+        if done is None:
+            await asyncio.wait(window.in_flight.values(), return_when=asyncio.FIRST_COMPLETED)
+            done = window.first_done(asyncio.Task.done)
+        return done
 
     async def _decode(self, fetched: _Fetched) -> CasesPage[T]:
         """Decode a fetched page; a body still malformed is fetched again (retry budget)."""
@@ -387,7 +362,8 @@ class PageIterator(Generic[T]):
         except Unreadable as exc:
             if fetched.attempts >= 1 + self._fetcher.policy.max_retries:
                 raise self._fetcher.unreadable_error(page, exc, fetched.attempts) from None
-        body = self._fetcher.request_body(self._filter_body, page, self._limit or self._page_size)
+        assert self._tracker is not None
+        body = self._fetcher.request_body(self._filter_body, page, self._tracker.limit)
         result, _attempts = await self._fetcher.fetch(
             body,
             page=page,
@@ -407,118 +383,117 @@ class PageIterator(Generic[T]):
 
     def _accept(self, page: CasesPage[T]) -> None:
         """Take a decoded page in: queue it if it continues the pages before it."""
-        self._note(page)
-        if self._ordered:
-            if self._continues(page.page, page.total_results):
-                self._queue(page)
-            return
-        # Unordered: hand pages out as they come (dedupe guards against repeats), and
-        # check continuity in page order as the contiguous prefix grows.
-        self._queue(page)
-        self._arrived_totals[page.page] = page.total_results
-        while self._checked + 1 in self._arrived_totals:
-            page_no = self._checked + 1
-            if not self._continues(page_no, self._arrived_totals.pop(page_no)):
-                break
-
-    def _continues(self, page_no: int, total: int) -> bool:
-        """Extend the checked prefix to ``page_no``, or rewind if the data moved.
-
-        Cases not yet handed out sit at most ``|total - base|`` places before where they
-        were in the snapshot the earlier pages came from (``base``), so reading again
-        from ``ceil(|total - base| / limit)`` pages back, all in one snapshot, finds
-        every one of them.
-        """
-        limit = self._limit or self._page_size
-        if self._rewind is not None:
-            base, resume_at = self._rewind
-            needed = max(1, resume_at - math.ceil(abs(total - base) / limit))
-            if page_no > needed:  # the data moved again: this read starts too late
-                self._rewind_to(needed, base, resume_at, total)
-                return False
-            self._rewind = None
-        elif self._checked_total is not None and total != self._checked_total:
-            first = max(1, page_no - math.ceil(abs(total - self._checked_total) / limit))
-            self._rewind_to(first, self._checked_total, page_no, total)
-            return False
-        self._checked, self._checked_total = page_no, total
-        if page_no > self._checked_high:
-            self._checked_high = page_no
-            self._rewinds_without_progress = 0
-        return True
-
-    def _rewind_to(self, first: int, base: int, resume_at: int, total: int) -> None:
-        """Drop what is in flight and fetch again from page ``first``."""
-        self._rewinds_without_progress += 1
-        if self._rewinds_without_progress > _MAX_REWINDS:
-            raise PaginationError(
-                f"totalResults kept changing ({base} -> {total}) while page {resume_at} was "
-                f"read again {_MAX_REWINDS} times; for a stable result set, pin end_date to "
-                "the time the pull started",
-                page=resume_at,
-            )
-        logger.warning(
-            "totalResults changed during the pull: %d, then %d at page %d; "
-            "reading again from page %d",
-            base,
-            total,
-            resume_at,
-            first,
-        )
-        for task in self._tasks.values():
-            task.cancel()  # fetched before the change: their pages may be stale
-        self._tasks.clear()
-        self._arrived_totals.clear()
-        self._scheduled = self._checked = first - 1
-        self._checked_total = None
-        self._rewind = (base, resume_at)
-
-    def _note(self, page: CasesPage[T]) -> None:
-        """Learn from a page's metadata how far the pull goes."""
-        if page.limit != self._limit:
+        tracker = self._tracker
+        assert tracker is not None
+        if page.limit != tracker.limit:
             raise PaginationError(
                 f"page {page.page} was served with limit {page.limit}, while page "
-                f"{self._start_page} was served with limit {self._limit}: the server "
+                f"{self._start_page} was served with limit {tracker.limit}: the server "
                 "changed its page size during the pull",
                 page=page.page,
             )
-        self._last_page = max(self._last_page, page.total_pages)
-        # totalPages is the plan, hasMore the truth: a full last page that still says
-        # hasMore means there is at least one page more than announced.
-        if page.has_more and len(page.results) >= page.limit > 0:
-            self._last_page = max(self._last_page, page.page + 1)
+        keys = self._keys.of(page.results)
+        facts = PageFacts(
+            page.page,
+            page.total_results,
+            len(page.results),
+            page.has_more,
+            CaseKeys.comparable(keys),
+        )
+        if self._ordered:
+            verdict = tracker.check(facts)
+            if verdict is None or verdict.keep:
+                self._queue(page, keys)
+        else:
+            # Unordered: hand pages out as they come (dedupe guards against repeats);
+            # the tracker checks them in page order as the contiguous run grows.
+            self._queue(page, keys)
+            verdict = tracker.arrive(facts)
+        if verdict is not None:
+            self._rewind(verdict)
+        for task in self._window.trim(tracker.last_page):
+            task.cancel()  # past the end of the data
 
-    def _queue(self, page: CasesPage[T]) -> None:
+    def _rewind(self, verdict: Rewind) -> None:
+        """Drop what is in flight (it may predate the change) and read on from ``to``."""
+        logger.warning("%s; reading again from page %d", verdict.reason, verdict.to)
+        for task in self._window.restart(verdict.to):
+            task.cancel()
+
+    def _queue(self, page: CasesPage[T], keys: list[int]) -> None:
         """Queue a page for the consumer, without the cases already handed out."""
         if self._seen is not None:
-            kept = self._seen.new_only(page.results)
+            kept = self._seen.new_only(page.results, keys)
             self.stats.duplicates_dropped += len(page.results) - len(kept)
             page.results = kept
         if page.results:
-            self._ready.append(page)
+            self._window.put_ready(page.page, page)
 
     # -- ending -------------------------------------------------------------------
+
+    def _check_count(self, tracker: ContinuityTracker) -> None:
+        """At the end of the data: say so if fewer cases came than were announced."""
+        missing = tracker.shortfall(self._handed_out)
+        if not missing:
+            return
+        self.stats.shortfall = missing
+        logger.warning(
+            "the pull handed out %d cases, but the server announced %d (the least "
+            "totalResults seen%s; %d repeats dropped): %d may have been missed. Cases "
+            "created and resolved while it ran can do this (pin end_date to the start of "
+            "the pull), or a server that ignores the page asked (try paging='skip')",
+            self._handed_out,
+            tracker.least_total,
+            f", from page {self._start_page} on" if self._start_page > 1 else "",
+            self.stats.duplicates_dropped,
+            missing,
+        )
 
     def _abandon(self) -> None:
         """Stop for good: cancel every fetch still running."""
         self._closed = True
         if self.stats.finished is None:
             self.stats.finished = time.monotonic()
-        for task in self._tasks.values():
+        for task in self._window.clear():
             task.cancel()
-        self._tasks.clear()
-        self._ready.clear()
+
+
+async def _result(task: asyncio.Task[_Fetched]) -> _Fetched:
+    # asyncio.wait() rather than `await task`: if the consumer is cancelled while
+    # waiting, the cancellation must not be forwarded into the fetch task, which
+    # _abandon() cancels anyway. A page that is already there needs no wait.
+    if not task.done():
+        await asyncio.wait((task,))
+    if task.cancelled():
+        # Not this consumer's cancellation (asyncio.wait would have raised that).
+        raise RuntimeError(
+            "this pull was stopped (aclose() or the client's exit) while a page was awaited"
+        )
+    return task.result()
+
+
+def _usable_limit(page: CasesPage[T]) -> CasesPage[T]:
+    """Refuse a page size no request can be built from (it would be sent back)."""
+    if page.limit < 1:
+        raise PaginationError(
+            f"page {page.page} was served with limit {page.limit}: a page size is a whole "
+            "number >= 1, so the server's paging metadata cannot plan the pull",
+            page=page.page,
+        )
+    return page
 
 
 class CaseIterator(Generic[T]):
     """Async iterator over the cases of a pull; see :meth:`CasesClient.iter_cases`.
 
     :attr:`stats` and :attr:`resume_page` are those of the underlying page iterator,
-    except that ``resume_page`` stays on a page until all its cases were yielded.
+    except that ``resume_page`` stays on a page until all its cases were yielded and
+    ``stats.cases`` counts the cases yielded.
     """
 
     def __init__(self, pages: PageIterator[T], *, max_items: int | None = None) -> None:
         self._pages = pages
+        self._stats = pages.stats
         self._current: list[T] = []
         self._current_page: int | None = None
         self._index = 0
@@ -530,7 +505,7 @@ class CaseIterator(Generic[T]):
     @property
     def stats(self) -> PullStats:
         """Counters of the pull (pages, cases, retries, waits, duplicates, elapsed)."""
-        return self._pages.stats
+        return self._stats
 
     @property
     def total_results(self) -> int | None:
@@ -545,8 +520,8 @@ class CaseIterator(Generic[T]):
             return min(self._current_page, self._pages.resume_page)
         return self._pages.resume_page
 
-    def __aiter__(self) -> CaseIterator[T]:
-        return self
+    def __aiter__(self) -> _Loop[T]:
+        return _Loop(self)
 
     async def __aenter__(self) -> CaseIterator[T]:
         return self
@@ -559,6 +534,7 @@ class CaseIterator(Generic[T]):
         index = self._index
         if index < self._available:
             self._index = index + 1
+            self._stats.cases += 1
             return self._current[index]
         return await self._next_page_first_case()
 
@@ -568,13 +544,17 @@ class CaseIterator(Generic[T]):
             raise StopAsyncIteration
         # Let the cases just handed out go before the next page decodes beside them.
         self._current = []
-        page = await self._pages.__anext__()  # pages are never empty
+        page = await self._pages._take()  # pages are never empty
         self._current, self._current_page, self._index = page.results, page.page, 1
         self._available = len(page.results)
         if self._allowed is not None:
             self._available = min(self._available, self._allowed)
             self._allowed -= self._available
+        self._stats.cases += 1
         return page.results[0]
+
+    def _pause(self) -> None:
+        self._pages._pause()
 
     async def aclose(self) -> None:
         """Stop the pull and cancel the fetches still running."""

@@ -18,7 +18,10 @@ class PullStats:
     windows or a 429 pause (``throttled_seconds`` in all), ``duplicates_dropped`` the
     cases skipped because their id was already yielded, ``pages_reread`` the pages
     fetched again because the data moved during the pull, ``page_size_probes`` the
-    requests a ``page_size="max"`` client sent that the server refused (400) as too large.
+    requests a ``page_size="max"`` client sent that the server refused (400) as too large,
+    ``shortfall`` how many fewer cases than the server announced a pull that ran to its
+    end handed out (each shortfall is also logged as a WARNING: cases may have been
+    missed).
     """
 
     pages: int = 0
@@ -31,6 +34,7 @@ class PullStats:
     duplicates_dropped: int = 0
     pages_reread: int = 0
     page_size_probes: int = 0
+    shortfall: int = 0
     started: float = field(default_factory=time.monotonic, repr=False)
     finished: float | None = field(default=None, repr=False)
 

@@ -267,7 +267,7 @@ async def test_reread_keeps_memory_bounded_by_the_window() -> None:
         ids: list[str] = []
         async for page in pages:
             ids += [case.id for case in page.results]
-            held = max(held, len(pages._tasks) + len(pages._ready))
+            held = max(held, len(pages._window.in_flight) + len(pages._window.ready_items()))
         assert pages.stats.pages_reread > 0
         assert held <= 2, f"{held} pages held at once with a window of 2"
         assert srv.stats.max_in_flight <= 2
