@@ -44,7 +44,7 @@ from .errors import (
     ResponseValidationError,
     ServerError,
 )
-from .filters import CaseFilter
+from .filters import CaseFilter, DateLike, SortBy
 from .models import (
     Case,
     CaseField,
@@ -54,6 +54,7 @@ from .models import (
     Status,
     UserInfo,
     UserRef,
+    page_decoder,
 )
 
 __all__ = [
@@ -72,6 +73,7 @@ __all__ = [
     "CasesClient",
     "CasesPage",
     "ClientOptions",
+    "DateLike",
     "EnvOptions",
     "FieldMetaData",
     "JwtAuth",
@@ -90,6 +92,7 @@ __all__ = [
     "ResponseValidationError",
     "Retry",
     "ServerError",
+    "SortBy",
     "StaticToken",
     "Status",
     "SyncProgress",
@@ -98,4 +101,5 @@ __all__ = [
     "UserInfo",
     "UserRef",
     "__version__",
+    "page_decoder",
 ]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 from datetime import datetime, timezone
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 
@@ -40,8 +40,6 @@ __all__ = [
     "UserRef",
     "page_decoder",
 ]
-
-T = TypeVar("T")
 
 
 class _Model(msgspec.Struct, rename="camel", kw_only=True, repr_omit_defaults=True, gc=False):
@@ -199,15 +197,28 @@ class Case(_Model):
         return default
 
 
-class CasesPage(_Model, Generic[T]):
+# What a page's results decode to. `CasesPage` without a parameter means `CasesPage[Case]`:
+# type checkers read the default, msgspec (which ignores defaults) the bound. The bound is
+# not a constraint: `CasesPage[MyProjection]`, `[dict]` and `[msgspec.Raw]` stay valid.
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as _TypeVarWithDefault
+
+    ResultT = _TypeVarWithDefault("ResultT", default=Case)
+else:
+    ResultT = TypeVar("ResultT", bound=Case)
+
+
+class CasesPage(_Model, Generic[ResultT]):
     """One page of the Get Cases answer.
 
-    ``results`` holds the cases (of type :class:`Case` unless another ``model=`` was
-    asked for); ``page`` is 1-based; ``limit`` is the page size the server used (it may
-    clamp what was asked); ``total_pages`` and ``total_results`` count the whole result.
+    ``results`` holds the cases: :class:`Case` objects for a plain ``CasesPage`` (so
+    ``msgspec.json.decode(body, type=CasesPage)`` gives cases), another type for
+    ``CasesPage[Model]`` or the client's ``model=``; ``page`` is 1-based; ``limit`` is the
+    page size the server used (it may clamp what was asked); ``total_pages`` and
+    ``total_results`` count the whole result.
     """
 
-    results: list[T]
+    results: list[ResultT]
     page: int
     limit: int
     has_more: bool

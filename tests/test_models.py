@@ -439,6 +439,25 @@ def test_raw_model_keeps_each_case_as_bytes() -> None:
     assert msgspec.json.decode(raw)["refId"] == "CS000100"
 
 
+def test_a_plain_cases_page_decodes_to_cases() -> None:
+    # What a user writes without reading page_decoder's docs.
+    page = msgspec.json.decode(SAMPLE, type=CasesPage)
+    assert isinstance(page.results[0], Case)
+    assert page.results[0] == page_decoder().decode(SAMPLE).results[0]
+
+
+def test_a_parametrised_cases_page_decodes_to_its_parameter() -> None:
+    class Projection(msgspec.Struct):
+        name: str
+
+    assert msgspec.json.decode(SAMPLE, type=CasesPage[Projection]).results[0] == Projection(
+        name=_sample_case()["name"]
+    )
+    assert isinstance(msgspec.json.decode(SAMPLE, type=CasesPage[dict]).results[0], dict)
+    raw = msgspec.json.decode(SAMPLE, type=CasesPage[msgspec.Raw]).results[0]
+    assert json.loads(bytes(raw))["_id"] == _sample_case()["_id"]
+
+
 def test_decoder_is_cached() -> None:
     assert page_decoder(Case) is page_decoder(Case)
     assert page_decoder(CaseRow) is page_decoder(CaseRow)

@@ -187,7 +187,7 @@ class FakeKoreServer(CaseMutations):
         paging: Literal["page", "skip", "both"] = "both",
         rate_limits: Sequence[tuple[int, float]] = (),
         fault_rate: float = 0.0,
-        fault_kinds: Sequence[str] = ("500", "502", "503", "504", "429", "reset"),
+        fault_kinds: Sequence[Fault] = ("500", "502", "503", "504", "429", "reset"),
         slow_seconds: float = 60.0,
         enforce_unique_jti: bool = False,
         cache_pages: bool = False,
@@ -243,7 +243,7 @@ class FakeKoreServer(CaseMutations):
             self._key = OctKey.import_key(client_secret)
         self._store = MutableCaseStore(cases, seed=seed, stream_id=stream_id, account_id=account_id)
         self._page_cache: dict[tuple[Query, int, int, int], bytes] = {}
-        self._scheduled: dict[int, deque[str]] = {}
+        self._scheduled: dict[int, deque[Fault]] = {}
         self._growth: list[tuple[int, int]] = []  # (arrival number, cases to add)
         self._arrivals = 0
         self._seen_jti: set[str] = set()
@@ -331,7 +331,7 @@ class FakeKoreServer(CaseMutations):
         """How many cases are listed now (unfiltered; not deleted or hidden ones)."""
         return self._store.live
 
-    def schedule_faults(self, page: int, *faults: str) -> None:
+    def schedule_faults(self, page: int, *faults: Fault) -> None:
         """Give the next attempts at ``page`` these faults, in order, then normal answers.
 
         Attempts rejected earlier in the pipeline (404, 429 from the windows, 401, 400 for
@@ -508,7 +508,7 @@ class FakeKoreServer(CaseMutations):
             self._seen_jti.add(record.jti)
         return None
 
-    def _next_fault(self, page: int) -> str | None:
+    def _next_fault(self, page: int) -> Fault | None:
         queue = self._scheduled.get(page)
         if queue:
             return queue.popleft()
@@ -600,7 +600,8 @@ class FakeKoreServer(CaseMutations):
         return web.Response(status=status, body=payload, content_type="application/json")
 
 
-def _check_fault(kind: str) -> str:
+def _check_fault(kind: str) -> Fault:
+    """``kind`` as a :data:`Fault`; callers without a type checker may pass any string."""
     if kind not in FAULT_KINDS:
         raise ValueError(f"unknown fault kind {kind!r}; valid kinds: {', '.join(FAULT_KINDS)}")
     return kind
