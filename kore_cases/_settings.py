@@ -21,6 +21,7 @@ from ._checks import seconds
 from ._page_size import PageSize
 from ._ratelimit import RateLimit
 from ._retry import Retry
+from ._wire import GET_CASES_PATH
 from .auth import Auth, StaticToken
 
 if TYPE_CHECKING:
@@ -49,7 +50,6 @@ Paging = Literal["page", "skip"]
 
 _STREAM_ID = re.compile(r"[A-Za-z0-9_-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_PATH = "/caseManagement/api/public/analytics/{stream_id}/getCases"
 _OWN_HEADERS = frozenset({"auth", "accountid", "content-type"})
 
 
@@ -76,7 +76,7 @@ class Settings:
     @property
     def path(self) -> str:
         """The getCases endpoint path of this stream."""
-        return _PATH.format(stream_id=self.stream_id)
+        return GET_CASES_PATH.format(stream_id=self.stream_id)
 
     @property
     def url(self) -> str:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, timezone
 from typing import Any, Union
 
+from ._wire import kore_time
+
 __all__ = ["CaseFilter", "DateLike", "SortBy"]
 
 DateLike = Union[datetime, date, str]  # noqa: UP007 (a runtime alias on 3.10)
@@ -175,9 +177,7 @@ def _to_datetime_or_date(name: str, value: object) -> datetime | date:
 def _encode_date(name: str, value: object) -> str:
     parsed = _to_datetime_or_date(name, value)
     if isinstance(parsed, datetime):
-        # Kore writes dates as UTC with milliseconds and 'Z'; send the same form.
-        utc = parsed.astimezone(timezone.utc)
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+        return kore_time(parsed)  # as Kore writes dates: UTC, milliseconds, 'Z'
     return parsed.isoformat()
 
 

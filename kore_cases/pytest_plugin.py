@@ -112,17 +112,8 @@ def _make_server(request: pytest.FixtureRequest) -> FakeKoreServer:
 
 
 def _make_client(request: pytest.FixtureRequest, server: FakeKoreServer) -> CasesClient:
-    from kore_cases import CasesClient, JwtAuth
-
-    options = {"rate_limit": None, **_marker_options(request, "kore_client")}
     try:
-        return CasesClient(
-            server.url,
-            server.stream_id,
-            server.account_id,
-            JwtAuth(server.client_id, server.client_secret),
-            **options,
-        )
+        return server.client(**_marker_options(request, "kore_client"))
     except TypeError as exc:
         raise pytest.UsageError(f"@pytest.mark.kore_client: {exc}") from None
 

@@ -10,24 +10,18 @@ from typing import Any
 
 from aiohttp import web
 
-from kore_cases import CasesClient, JwtAuth
+from kore_cases import CasesClient
+from kore_cases._wire import GET_CASES_PATH
 from kore_cases.testing import FakeKoreServer
 
-ENDPOINT = "/caseManagement/api/public/analytics/st-1/getCases"
+ENDPOINT = GET_CASES_PATH.format(stream_id="st-1")
 """The getCases path of a :class:`serve` server (its stream id is ``st-1``)."""
 
 
 def client_for(server: FakeKoreServer, **options: Any) -> CasesClient:
     """A client of ``server`` with no rate limit and no backoff, unless ``options`` say."""
-    options.setdefault("rate_limit", None)
     options.setdefault("backoff_base", 0.0)
-    return CasesClient(
-        server.url,
-        server.stream_id,
-        server.account_id,
-        JwtAuth(server.client_id, server.client_secret),
-        **options,
-    )
+    return server.client(**options)
 
 
 def listing(directory: Path) -> list[str]:

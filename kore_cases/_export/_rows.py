@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
 
+from .._wire import kore_time_from_ms
 from ..tables import FIELD_PREFIX, FLAT_COLUMNS, LIST_COLUMNS, TIME_COLUMNS, flat_row
 
 __all__ = [
@@ -38,7 +38,6 @@ def iso_from_ms(value: Any) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None if value is None else str(value)
     try:
-        moment = datetime.fromtimestamp(value / 1000, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
+        return kore_time_from_ms(value)
+    except (OverflowError, ValueError):  # beyond the years datetime can hold
         return str(value)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from .._wire import kore_time_from_ms
 from ..filters import CaseFilter
 from ._dataset import Dataset, MonthChanges, Stored
 from ._keys import (
@@ -52,8 +53,7 @@ already seen."""
 def _iso(ms: int | None) -> str | None:
     if ms is None:
         return None
-    moment = datetime_from_ms(ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return kore_time_from_ms(ms)
 
 
 def _bound_ms(value: Any, *, end: bool) -> int | None:

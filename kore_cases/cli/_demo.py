@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import CasesClient, JwtAuth, RateLimit
+from .. import RateLimit
 from . import _output
 from ._common import EXIT_OK, KORE_RATE_LIMITS, plural
 
@@ -48,11 +48,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 async def _demo(args: argparse.Namespace, server: FakeKoreServer) -> int:
     tally = _Tally()
     async with server:
-        client = CasesClient(
-            server.url,
-            server.stream_id,
-            server.account_id,
-            JwtAuth(server.client_id, server.client_secret),
+        client = server.client(
             page_size=args.page_size,
             concurrency=args.concurrency,
             rate_limit=None if args.no_rate_limit else RateLimit(*KORE_RATE_LIMITS),

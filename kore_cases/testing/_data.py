@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
-import time
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
@@ -26,6 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from itertools import accumulate
 from typing import Any
+
+from .._wire import kore_time_from_ms
 
 __all__ = [
     "CHANNELS",
@@ -235,12 +236,7 @@ SORT_FIELDS = ("createdDate", "updatedDate", "dueDate", "priority", "refId")
 
 def iso_ms(ms: int) -> str:
     """Epoch milliseconds as Kore writes them: ``2025-05-27T04:03:42.617Z``."""
-    sec, milli = divmod(ms, 1000)
-    t = time.gmtime(sec)
-    return (
-        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
-        f"T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{milli:03d}Z"
-    )
+    return kore_time_from_ms(ms)
 
 
 _ISO_RE = re.compile(

@@ -12,7 +12,7 @@ from collections import Counter, deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from types import TracebackType
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import msgspec
 from aiohttp import web
@@ -20,9 +20,20 @@ from joserfc import jwt
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import OctKey
 
+from .._wire import GET_CASES_PATH
 from ._admin import add_admin_routes
 from ._data import Query, QueryError, parse_query
 from ._mutations import CaseMutations, MutableCaseStore
+
+if TYPE_CHECKING:
+    import sys
+
+    from kore_cases import CasesClient, ClientOptions
+
+    if sys.version_info >= (3, 11):
+        from typing import Unpack
+    else:
+        from typing_extensions import Unpack
 
 __all__ = ["FAULT_KINDS", "FakeKoreServer", "Fault", "RequestRecord", "ServerStats"]
 
@@ -47,7 +58,6 @@ _PROXY_HTML = (
     "<html><head><title>502 Bad Gateway</title></head><body>"
     "<center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
 )
-_PATH = "/caseManagement/api/public/analytics/{stream_id}/getCases"
 _DEFAULT_LIMIT = 50
 _PAGE_CACHE_ENTRIES = 4096
 
@@ -276,7 +286,7 @@ class FakeKoreServer(CaseMutations):
         if self._runner is not None:
             raise RuntimeError("FakeKoreServer already started")
         app = web.Application()
-        app.router.add_post(_PATH, self._handle)
+        app.router.add_post(GET_CASES_PATH, self._handle)
         add_admin_routes(app, self)
         # handler_cancellation: a client that hangs up cancels its handler, so abandoned work
         # stops and stats.cancelled can count it.
@@ -322,7 +332,29 @@ class FakeKoreServer(CaseMutations):
     @property
     def endpoint(self) -> str:
         """The full getCases URL for ``stream_id``."""
-        return self.url + _PATH.format(stream_id=self.stream_id)
+        return self.url + GET_CASES_PATH.format(stream_id=self.stream_id)
+
+    def client(self, **options: Unpack[ClientOptions]) -> CasesClient:
+        """A :class:`~kore_cases.CasesClient` of this running server, not yet opened.
+
+        It has the server's URL, stream and account, and a :class:`~kore_cases.JwtAuth`
+        with its credentials. ``options`` are the client's keyword options; unlike a
+        client of Kore, ``rate_limit`` is ``None`` unless given, so that a test waits
+        only on the windows it gave the server (``rate_limits=``)::
+
+            async with FakeKoreServer(cases=120) as server, server.client(page_size=10) as c:
+                ids = [case.id async for case in c.iter_cases()]
+        """
+        from kore_cases import CasesClient, JwtAuth
+
+        options.setdefault("rate_limit", None)
+        return CasesClient(
+            self.url,
+            self.stream_id,
+            self.account_id,
+            JwtAuth(self.client_id, self.client_secret),
+            **options,
+        )
 
     # -- knobs for tests ---------------------------------------------------------------------
 

@@ -827,3 +827,19 @@ async def test_lifecycle() -> None:
     await server.close()
     with pytest.raises(RuntimeError):
         _ = server.url
+
+
+async def test_server_client_is_a_client_of_this_server_without_a_rate_limit() -> None:
+    async with FakeKoreServer(cases=30) as server, server.client(page_size=7) as client:
+        assert client.rate_limit is None
+        assert client.url == server.endpoint
+        assert [case.id async for case in client.iter_cases()] == server.case_ids()
+        assert {record.limit for record in server.request_log} == {7}
+        assert {record.status for record in server.request_log} == {200}
+
+
+async def test_server_client_keeps_a_rate_limit_given() -> None:
+    from kore_cases import RateLimit
+
+    async with FakeKoreServer(cases=1) as server:
+        assert server.client(rate_limit=RateLimit((5, 1.0))).rate_limit == RateLimit((5, 1.0))

@@ -1,0 +1,55 @@
+"""Kore's wire facts written once (_wire): the timestamp format and the getCases path."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from kore_cases import CaseFilter
+from kore_cases._export._rows import iso_from_ms
+from kore_cases._wire import GET_CASES_PATH, kore_time, kore_time_from_ms
+from kore_cases.testing._data import iso_ms
+
+
+def test_kore_time_is_utc_with_milliseconds_and_z() -> None:
+    moment = datetime(
+        2025, 5, 27, 0, 0, 0, 123_999, tzinfo=timezone(timedelta(hours=5, minutes=30))
+    )
+    assert kore_time(moment) == "2025-05-26T18:30:00.123Z"
+
+
+def test_kore_time_pads_early_years() -> None:
+    assert kore_time(datetime(999, 1, 2, tzinfo=timezone.utc)) == "0999-01-02T00:00:00.000Z"
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [
+        (0, "1970-01-01T00:00:00.000Z"),
+        (1_748_491_380_617, "2025-05-29T04:03:00.617Z"),
+        (-1, "1969-12-31T23:59:59.999Z"),
+        # A float second count would round this to .000 of the next second.
+        (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+    ],
+)
+def test_epoch_milliseconds_are_exact(ms: int, text: str) -> None:
+    assert kore_time_from_ms(ms) == text
+
+
+def test_filters_exports_and_the_fake_server_write_the_same_form() -> None:
+    ms = 1_748_491_380_617
+    moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=ms)
+    sent = CaseFilter(start_date=moment).to_body()["startDate"]
+    exported = iso_from_ms(ms)  # a CSV export's due_at
+    assert sent == exported == iso_ms(ms) == kore_time_from_ms(ms)
+
+
+def test_an_out_of_range_time_is_exported_as_the_number() -> None:
+    assert iso_from_ms(10**20) == str(10**20)
+
+
+def test_the_client_and_the_fake_server_share_the_path() -> None:
+    assert GET_CASES_PATH.format(stream_id="st-1") == (
+        "/caseManagement/api/public/analytics/st-1/getCases"
+    )
