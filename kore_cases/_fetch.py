@@ -23,6 +23,7 @@ import anyio
 import msgspec
 
 from ._http import Response, TransportError
+from ._response import response_details
 from ._retry import RetryPolicy, is_retryable_status, parse_retry_after
 from ._stats import PullStats
 from ._throttle import Throttle
@@ -263,7 +264,9 @@ class PageFetcher:
             snippet = _shorten(response.body.decode("utf-8", "replace"), 80)
             return _Failure(self._connection_error(page, f"a body that is not JSON: {snippet!r}"))
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        error = _status_error(response, page=page, path=self.path, retry_after=retry_after)
+        error = _status_error(
+            response, page=page, path=self.path, retry_after=retry_after, token=token
+        )
         _redact(error, token)
         if response.status != 429:
             return _Failure(error, retry_after, is_retryable_status(response.status))
@@ -313,9 +316,10 @@ def _redact(error: APIStatusError, token: str) -> None:
 
 
 def _status_error(
-    response: Response, *, page: int, path: str, retry_after: float | None
+    response: Response, *, page: int, path: str, retry_after: float | None, token: str
 ) -> APIStatusError:
     status = response.status
+    details = response_details(response.headers, response.body, [token])
     server_message = _server_message(response.body)
     text = f"HTTP {status} from POST {path} (page {page})"
     if server_message:
@@ -328,10 +332,17 @@ def _status_error(
         text += f"; redirected to {_shorten(location, 120)}, not followed: check the host"
     if status == 429:
         return RateLimitError(
-            text, server_message=server_message, path=path, page=page, retry_after=retry_after
+            text,
+            server_message=server_message,
+            path=path,
+            page=page,
+            retry_after=retry_after,
+            **details,
         )
     kind = _STATUS_ERRORS.get(status, ServerError if status >= 500 else APIStatusError)
-    return kind(text, status_code=status, server_message=server_message, path=path, page=page)
+    return kind(
+        text, status_code=status, server_message=server_message, path=path, page=page, **details
+    )
 
 
 def _server_message(body: bytes) -> str | None:

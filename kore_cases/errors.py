@@ -25,6 +25,9 @@ Messages never contain the client secret or a token.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -32,6 +35,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ErrorDetail",
     "KoreCasesError",
     "NotFoundError",
     "PaginationError",
@@ -83,11 +87,54 @@ class APIError(KoreCasesError):
         self.path = path
 
 
+@dataclass(frozen=True)
+class ErrorDetail:
+    """One entry of Kore's ``{"errors": [{"msg": ..., "code": ...}]}``.
+
+    ``code`` is Kore's own error code, e.g. ``4002`` with ``msg`` "Invalid SDK
+    credentials" for a token signed with the wrong secret.
+    """
+
+    msg: str | None
+    code: int | str | None = None
+
+
+class _Headers(Mapping[str, str]):
+    """Response headers, read-only, looked up without regard to case (as HTTP wants)."""
+
+    __slots__ = ("_items", "_lowered")
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self._items = dict(headers)
+        self._lowered = {name.lower(): value for name, value in self._items.items()}
+
+    def __getitem__(self, name: str) -> str:
+        return self._lowered[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+
 class APIStatusError(APIError):
     """The server answered with an HTTP error status.
 
-    ``status_code`` is the HTTP status and ``server_message`` the server's own words
-    (from Kore's ``{"errors": [{"msg": ...}]}`` or the plain-text body, shortened).
+    Attributes:
+        status_code: the HTTP status.
+        server_message: the server's own words (from Kore's ``{"errors": [{"msg":
+            ...}]}`` or the plain-text body, shortened).
+        errors: Kore's error list, parsed (``()`` when the body has none), e.g.
+            ``(ErrorDetail(msg="Invalid SDK credentials", code=4002),)``.
+        headers: the response headers (a read-only mapping, looked up in any case);
+            those that carry credentials (``Set-Cookie``,
+            ``Authorization``...) read ``***``, and the token is cut out of the rest.
+        request_id: the server's request id (``X-Request-Id`` and similar headers),
+            to give to support; ``None`` when it sent none.
     """
 
     def __init__(
@@ -98,10 +145,16 @@ class APIStatusError(APIError):
         server_message: str | None = None,
         path: str | None = None,
         page: int | None = None,
+        errors: Sequence[ErrorDetail] = (),
+        headers: Mapping[str, str] | None = None,
+        request_id: str | None = None,
     ) -> None:
         super().__init__(message, path=path, page=page)
         self.status_code = status_code
         self.server_message = server_message
+        self.errors: tuple[ErrorDetail, ...] = tuple(errors)
+        self.headers: Mapping[str, str] = _Headers(headers or {})
+        self.request_id = request_id
 
 
 class BadRequestError(APIStatusError):
@@ -131,10 +184,20 @@ class RateLimitError(APIStatusError):
         server_message: str | None = None,
         path: str | None = None,
         page: int | None = None,
+        errors: Sequence[ErrorDetail] = (),
+        headers: Mapping[str, str] | None = None,
+        request_id: str | None = None,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(
-            message, status_code=status_code, server_message=server_message, path=path, page=page
+            message,
+            status_code=status_code,
+            server_message=server_message,
+            path=path,
+            page=page,
+            errors=errors,
+            headers=headers,
+            request_id=request_id,
         )
         self.retry_after = retry_after
 

@@ -1,0 +1,94 @@
+"""What a status error keeps of the response: headers without secrets, Kore's error list,
+and the request id a support desk asks for.
+
+Header values that carry credentials (``Set-Cookie``, ``Authorization``...) are replaced
+by ``***`` whole, and the request's token is cut out of every other value, should the
+server echo it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TypedDict
+
+import msgspec
+
+from .errors import ErrorDetail
+
+__all__ = ["REQUEST_ID_HEADERS", "ResponseDetails", "response_details"]
+
+_SECRET_HEADERS = frozenset(
+    {
+        "auth",
+        "authorization",
+        "cookie",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "set-cookie",
+        "x-api-key",
+        "x-auth-token",
+    }
+)
+REQUEST_ID_HEADERS = (
+    "X-Request-Id",
+    "Request-Id",
+    "X-Correlation-Id",
+    "X-Amzn-RequestId",
+    "X-Amz-Request-Id",
+)
+"""Headers a request id is read from, first found wins (Kore documents none)."""
+_REDACTED = "***"
+
+
+class _KoreError(msgspec.Struct):
+    msg: str | None = None
+    code: int | str | None = None
+
+
+class _KoreErrors(msgspec.Struct):
+    errors: list[_KoreError] = []
+
+
+_ERRORS = msgspec.json.Decoder(_KoreErrors)
+
+
+class ResponseDetails(TypedDict):
+    """The parts of an error response an :class:`~kore_cases.APIStatusError` keeps."""
+
+    headers: dict[str, str]
+    errors: tuple[ErrorDetail, ...]
+    request_id: str | None
+
+
+def response_details(
+    headers: Mapping[str, str], body: bytes, secrets: Iterable[str]
+) -> ResponseDetails:
+    """Headers (secrets out), ``{"errors": [{"msg", "code"}]}`` and a request id."""
+    hidden = [secret for secret in secrets if secret]
+    kept = {
+        name: _REDACTED if name.lower() in _SECRET_HEADERS else _without(value, hidden)
+        for name, value in headers.items()
+    }
+    lowered = {name.lower(): value for name, value in kept.items()}
+    request_id = next(
+        (lowered[name.lower()] for name in REQUEST_ID_HEADERS if lowered.get(name.lower())),
+        None,
+    )
+    return {"headers": kept, "errors": _errors(body, hidden), "request_id": request_id}
+
+
+def _errors(body: bytes, secrets: list[str]) -> tuple[ErrorDetail, ...]:
+    try:
+        parsed = _ERRORS.decode(body)
+    except (msgspec.DecodeError, RecursionError):  # not Kore's shape: no list to keep
+        return ()
+    return tuple(
+        ErrorDetail(msg=_without(e.msg, secrets) if e.msg is not None else None, code=e.code)
+        for e in parsed.errors
+    )
+
+
+def _without(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, _REDACTED)
+    return text
