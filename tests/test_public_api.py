@@ -142,6 +142,7 @@ def test_the_public_modules_are_the_ones_documented() -> None:
     assert set(PUBLIC_MODULES) == {
         "kore_cases",
         "kore_cases.auth",
+        "kore_cases.blocking",
         "kore_cases.cli",
         "kore_cases.errors",
         "kore_cases.filters",
