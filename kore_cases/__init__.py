@@ -27,6 +27,16 @@ from ._settings import CallOptions, ClientOptions, EnvOptions
 from ._stats import PullStats
 from ._sync import SyncProgress, SyncStateError, SyncSummary
 from ._version import __version__
+from ._watch import (
+    CaseAdded,
+    CaseChanged,
+    CaseRemoved,
+    CaseWatch,
+    WatchCursor,
+    WatchEvent,
+    WatchMode,
+    WatchStats,
+)
 from .auth import Auth, JwtAuth, StaticToken
 from .errors import (
     APIConnectionError,
@@ -68,9 +78,13 @@ __all__ = [
     "BadRequestError",
     "CallOptions",
     "Case",
+    "CaseAdded",
+    "CaseChanged",
     "CaseField",
     "CaseFilter",
     "CaseIterator",
+    "CaseRemoved",
+    "CaseWatch",
     "CasesClient",
     "CasesPage",
     "ClientOptions",
@@ -102,6 +116,10 @@ __all__ = [
     "SyncSummary",
     "UserInfo",
     "UserRef",
+    "WatchCursor",
+    "WatchEvent",
+    "WatchMode",
+    "WatchStats",
     "__version__",
     "page_decoder",
 ]

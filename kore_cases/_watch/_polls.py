@@ -1,0 +1,155 @@
+"""One poll of a watch: which requests to send and what their answers mean (no sleeping).
+
+Each function takes ``fetch(filter, page, page_size)``, a one-page request (the client's
+``get_page``, with its retries and the account's shared limiter), so a test can drive it
+with canned pages.
+
+``mode="new"`` reads the window from ``high_water - overlap`` on and stops as soon as the
+cases it found plus the boundary it already knows account for ``totalResults``: an idle
+poll is one request, N new cases about ``ceil(N / page_size)``. ``mode="set"`` reads the
+whole filtered set and says whether the read was *complete* (the total held still and every
+case was seen), which is what a removal may be concluded from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from ..filters import CaseFilter, _as_utc
+from ..models import Case, CasesPage
+from ._cursor import NewState, SetState, created_order
+from ._events import CaseAdded, WatchEvent
+
+__all__ = ["Fetch", "poll_new", "poll_set", "prime_new", "read_set", "window_filter"]
+
+Fetch = Callable[[CaseFilter, int, "int | None"], Awaitable[CasesPage[Case]]]
+"""``fetch(filter, page, page_size)``: one page; ``page_size=None`` is the client's."""
+
+_MAX_STEP_BACKS = 3  # re-reads after cases left the window mid-poll, per poll
+
+
+def window_filter(base: CaseFilter, start: datetime | None) -> CaseFilter | None:
+    """``base`` asking only for cases created at ``start`` or later (``None``: none can match).
+
+    The user's own ``start_date`` wins when it is later.
+    """
+    if start is None:
+        return base
+    if base.start_date is not None and _as_utc(base.start_date) >= start:
+        return base
+    try:
+        return dataclasses.replace(base, start_date=start)
+    except ValueError:  # the window begins after the filter's end_date: nothing can match
+        return None
+
+
+async def prime_new(fetch: Fetch, base: CaseFilter, state: NewState) -> int:
+    """Find "now": the newest matching case and the boundary around it. Returns requests.
+
+    Nothing is reported. With no matching case yet, the newest case of the whole stream
+    anchors the mark, so a case that only later comes to match is not taken for new.
+    """
+    answer = await fetch(base, 1, None)
+    requests = 1
+    if not answer.results:
+        probe = await fetch(CaseFilter(), 1, 1)
+        requests += 1
+        stamps = [c.created_at for c in probe.results if c.created_at is not None]
+        state.high_water = max(stamps, default=None)
+        state.primed = True
+        return requests
+    page = 1
+    while True:
+        for case in answer.results:
+            state.take(case)
+        start = state.window_start()
+        oldest = min((c.created_at for c in answer.results if c.created_at), default=None)
+        beyond = oldest is not None and start is not None and oldest < start
+        if beyond or not answer.results or page * max(answer.limit, 1) >= answer.total_results:
+            break
+        page += 1  # the whole first page lies within the overlap: the boundary goes on
+        answer = await fetch(base, page, None)
+        requests += 1
+    state.trim()
+    state.primed = True
+    return requests
+
+
+async def poll_new(fetch: Fetch, base: CaseFilter, state: NewState) -> tuple[list[Case], int]:
+    """The cases created since the mark, oldest first, and the requests it took."""
+    state.trim()
+    query = window_filter(base, state.window_start())
+    if query is None:
+        return [], 0
+    found: dict[str, Case] = {}
+    known = len(state.boundary)  # all within the window, after the trim
+    page, requests, step_backs = 1, 0, 0
+    total: int | None = None
+    while True:
+        answer = await fetch(query, page, None)
+        requests += 1
+        for case in answer.results:
+            if state.is_new(case):
+                found.setdefault(case.id, case)
+        limit = max(answer.limit, 1)
+        next_page = page + 1
+        if total is not None and answer.total_results < total and step_backs < _MAX_STEP_BACKS:
+            # Cases left the window while we paged: later ones moved up, maybe onto pages
+            # already read. Go back as many pages as the shift spans.
+            step_backs += 1
+            next_page = max(2, page + 1 - math.ceil((total - answer.total_results) / limit))
+        total = answer.total_results
+        if len(found) + known >= total or not answer.results or next_page > -(-total // limit):
+            break
+        page = next_page
+    return sorted(found.values(), key=created_order), requests
+
+
+async def read_set(
+    fetch: Fetch, base: CaseFilter, on_first: Callable[[int, int], None]
+) -> tuple[list[Case], bool, int]:
+    """Every case of the filtered set, whether the read was complete, and the requests.
+
+    ``on_first(total, limit)`` sees page 1's numbers before any other page is asked
+    (the budget check).
+    """
+    answer = await fetch(base, 1, None)
+    on_first(answer.total_results, answer.limit)
+    first_total = answer.total_results
+    cases = {case.id: case for case in answer.results}
+    stable, page, requests = True, 1, 1
+    while answer.results and page * max(answer.limit, 1) < answer.total_results:
+        page += 1
+        answer = await fetch(base, page, None)
+        requests += 1
+        stable = stable and answer.total_results == first_total
+        cases.update((case.id, case) for case in answer.results)
+    complete = stable and len(cases) == first_total
+    return list(cases.values()), complete, requests
+
+
+async def poll_set(
+    fetch: Fetch, base: CaseFilter, state: SetState, on_first: Callable[[int, int], None]
+) -> tuple[list[WatchEvent], int]:
+    """The changes of the filtered set since the recorded versions, and the requests.
+
+    The first poll of a new watch records the set and reports nothing (or, with
+    ``since``, the cases created since then, as added).
+    """
+    cases, complete, requests = await read_set(fetch, base, on_first)
+    events = state.diff(cases, complete)
+    if not state.primed:
+        state.primed = True
+        since = state.since
+        kept: list[WatchEvent] = []
+        for event in events:  # all CaseAdded: nothing was recorded before
+            created = event.case.created_at if isinstance(event, CaseAdded) else None
+            if since is not None and created is not None and created >= since:
+                kept.append(event)
+            else:
+                state.take(event)  # already there when the watch began: not news
+        events = kept
+    return events, requests
