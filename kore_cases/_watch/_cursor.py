@@ -35,6 +35,7 @@ __all__ = [
 ]
 
 WatchMode = Literal["new", "set"]
+"""``"new"``: cases created after the cursor. ``"set"``: additions, changes and removals."""
 _FORMAT = 1
 
 
