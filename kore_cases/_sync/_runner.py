@@ -35,7 +35,7 @@ from ._keys import (
 )
 from ._plan import DAY_MS, Range, plan_probes, plan_run
 from ._report import Phase, SyncProgress, SyncSummary
-from ._state import Pending, SyncState, load_state, save_state
+from ._state import Pending, SyncState, SyncStateError, load_state, save_state
 
 if TYPE_CHECKING:
     from .._client import CasesClient
@@ -372,7 +372,12 @@ async def run_sync(
     dataset = _open_dataset(root)
     # As the state file holds it: JSON types only.
     body = msgspec.json.decode(msgspec.json.encode(case_filter.to_body()))
-    state = load_state(root)
+    try:
+        state = load_state(root)
+    except SyncStateError:
+        if not full_refresh:
+            raise
+        state = None  # a full refresh rebuilds it
     if state is not None and state.filter != body and not full_refresh:
         raise ValueError(
             f"{root} holds a sync of another filter ({_describe(state.filter)}, now "

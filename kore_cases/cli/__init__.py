@@ -7,6 +7,8 @@ Commands:
 * ``kore-cases export``: write every case matching the filter flags to JSONL, CSV or
   Parquet, atomically; a failed or interrupted export to a file keeps its complete
   pages in ``FILE.partial``, and ``--resume`` continues it.
+* ``kore-cases sync DIR``: keep a local Parquet dataset (one file per creation month)
+  of the cases matching the filter flags up to date, reading only what may have changed.
 * ``kore-cases count``: print how many cases match the filter flags.
 * ``kore-cases serve``: run the fake server in the foreground for integration tests.
 
@@ -17,7 +19,7 @@ There is no HTTP or pagination logic here: everything goes through :class:`Cases
 ``rich`` (the ``cli`` extra) is imported only when a progress bar or table is drawn.
 
 Modules: ``_parser`` (commands and flags), ``_flags`` (flags to SDK objects),
-``_export_command`` and ``_resume`` (export, and resuming one), ``_demo``,
+``_export_command`` and ``_resume`` (export, and resuming one), ``_sync_command``, ``_demo``,
 ``_commands`` (count, serve), ``_output`` (progress and the library's log on stderr),
 ``_errors`` (a failure as one line and an exit code), ``_common`` (shared names).
 """
@@ -50,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         return _exit_status(exc)
     if getattr(args, "run", None) is None:
         parser.print_usage(sys.stderr)
-        print(f"{PROG}: error: choose a command: demo, export, count or serve", file=sys.stderr)
+        print(
+            f"{PROG}: error: choose a command: demo, export, sync, count or serve", file=sys.stderr
+        )
         return EXIT_USAGE
     log = os.environ.get("KORE_LOG", "").strip().lower()
     if log and log not in _LOG_LEVELS:

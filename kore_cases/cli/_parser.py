@@ -13,6 +13,7 @@ from ._commands import cmd_count, cmd_serve
 from ._common import PROG
 from ._demo import cmd_demo
 from ._export_command import cmd_export
+from ._sync_command import cmd_sync
 
 __all__ = ["build_parser"]
 
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
     _add_demo(commands, common)
     _add_export(commands, common)
+    _add_sync(commands, common)
     _add_count(commands, common)
     _add_serve(commands, common)
     return parser
@@ -138,6 +140,44 @@ def _add_export(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     # The resume command repeats the flags of this parser.
     export.set_defaults(run=cmd_export, command_parser=export)
+
+
+def _add_sync(commands: Any, common: argparse.ArgumentParser) -> None:
+    sync = commands.add_parser(
+        "sync",
+        parents=[common, _connection_options(), _filter_options()],
+        help="keep a local Parquet dataset of the matching cases up to date",
+        description=(
+            "Keep DIR equal to the server's set of cases matching the filters: one Parquet "
+            "file per creation month (DIR/created_month=2025-05/part-0.parquet, hive style), "
+            "with the export's flat columns plus 'raw', each case's JSON as the API sent it, "
+            "and a small state file. The first run reads every case and writes each month as "
+            "soon as it is complete; a run that stops continues when run again. Later runs "
+            "read only new cases, those created in the --refresh-days before the newest one "
+            "seen, unresolved cases of any age, and the cases that left the unresolved set. "
+            "This assumes that a resolved case older than the refresh window does not "
+            "change: widen the window, or --full-refresh, to drop that assumption. Read the "
+            "dataset with DuckDB: SELECT * FROM read_parquet('DIR/**/*.parquet', "
+            "hive_partitioning=true)."
+        ),
+    )
+    sync.add_argument("directory", metavar="DIR", help="the dataset directory (created if missing)")
+    out = sync.add_argument_group("sync")
+    _option(
+        out,
+        "--refresh-days",
+        _non_negative_float,
+        30.0,
+        "DAYS",
+        "read again the cases created this long before the newest one seen",
+    )
+    out.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="read everything again and rebuild the dataset (also after a filter change)",
+    )
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+    sync.set_defaults(run=cmd_sync)
 
 
 def _add_count(commands: Any, common: argparse.ArgumentParser) -> None:
