@@ -11,20 +11,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
 
+from kore_cases._wire import kore_time
 from kore_cases.testing import FakeKoreServer
 
 DAY = timedelta(days=1)
-
-
-def iso(moment: datetime) -> str:
-    """An aware datetime as Kore writes it."""
-    utc = moment.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def newest_created(server: FakeKoreServer) -> datetime:
@@ -38,7 +33,7 @@ def age(server: FakeKoreServer, *, older_than: timedelta, keep_every: int) -> No
     """Resolve the unresolved cases created ``older_than`` before the newest, but one in
     ``keep_every``."""
     cutoff = newest_created(server) - older_than
-    old = server.case_ids({"unresolved": True, "endDate": iso(cutoff)})
+    old = server.case_ids({"unresolved": True, "endDate": kore_time(cutoff)})
     for n, case_id in enumerate(old):
         if n % keep_every:
             server.resolve_case(case_id)
@@ -73,7 +68,7 @@ def churn(
     old_resolved: int,
 ) -> Churn:
     """Changes within the refresh rules, spread evenly over the cases they pick from."""
-    window_start = iso(newest_created(server) - refresh)
+    window_start = kore_time(newest_created(server) - refresh)
     recent_ids = _spread(server.case_ids({"startDate": window_start}), recent)
     old_open = server.case_ids({"unresolved": True, "endDate": window_start})
     picked = _spread(old_open, old_unresolved + old_resolved)
@@ -113,7 +108,7 @@ def second_sync_needs(
     """The requests the refresh rules need: one for the newest case, the recent range and
     the older unresolved cases in whole pages, one probe per case that left the
     unresolved set."""
-    window_start = iso(high_water - refresh)
+    window_start = kore_time(high_water - refresh)
     recent = len(server.case_ids({"startDate": window_start}))
     unresolved = len(server.case_ids({"unresolved": True, "endDate": window_start}))
     return 1 + pages(recent, limit) + pages(unresolved, limit) + left

@@ -402,7 +402,9 @@ async def run_sync(
     dataset.conform_all(state.field_columns)
     if pending.high_water_ms is not None:
         state.high_water_ms = max(state.high_water_ms or 0, pending.high_water_ms)
-    state.high_water = _iso(state.high_water_ms)
+    state.high_water = (
+        None if state.high_water_ms is None else kore_time_from_ms(state.high_water_ms)
+    )
     state.pending = None
     summary.total = len(run.index)
     summary.full_pull_requests = 1 + math.ceil(summary.total / run.page_limit())
