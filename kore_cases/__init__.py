@@ -56,6 +56,7 @@ from .errors import (
     ServerError,
 )
 from .filters import CaseFilter, DateLike, SortBy
+from .hooks import Hooks
 from .models import (
     Case,
     CaseField,
@@ -92,6 +93,7 @@ __all__ = [
     "EnvOptions",
     "ErrorDetail",
     "FieldMetaData",
+    "Hooks",
     "JwtAuth",
     "KoreCasesError",
     "MissingExtraError",

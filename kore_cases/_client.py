@@ -16,6 +16,7 @@ from ._arrow import RecordBatchIterator, collect_table
 from ._checks import seconds, whole_number
 from ._env import client_arguments, configure_logging
 from ._fetch import PageFetcher, decode_page
+from ._observe import Observer
 from ._page_size import DEFAULT_MAX_PAGE_SIZE, PageSize, PageSizer, check_page_size
 from ._pagination import CaseIterator, PageIterator, TaskOwner, check_pull_arguments
 from ._ratelimit import DEFAULT_RATE_LIMIT, RateLimit
@@ -28,6 +29,7 @@ from ._settings import (
     check_account_id,
     check_auth,
     check_extra_headers,
+    check_hooks,
     check_host,
     check_paging,
     check_rate_limit,
@@ -44,6 +46,7 @@ from ._version import __version__
 from ._watch import CaseWatch, WatchCursor, WatchMode
 from .auth import Auth
 from .filters import CaseFilter, DateLike
+from .hooks import Hooks
 from .models import Case, CasesPage, page_decoder
 
 if TYPE_CHECKING:
@@ -73,6 +76,7 @@ class _Shared:
         self.closed = False
         # What page_size="max" learns serves every pull, get_page() and view.
         self.max_sizer = PageSizer("max", settings.max_page_size)
+        self.observer = Observer(settings.hooks, url=settings.url)
 
     async def open(self) -> None:
         if self.closed:
@@ -161,6 +165,8 @@ class CasesClient:
             ``None`` verifies against the system's certificates.
         max_response_bytes: answers larger than this are refused unread (64 MiB).
         trace_configs: aiohttp ``TraceConfig`` objects, for metrics on every request.
+        hooks: functions to call on each request, response, retry, wait for the budget
+            and page handed out, a :class:`kore_cases.hooks.Hooks`.
     """
 
     def __init__(
@@ -186,6 +192,7 @@ class CasesClient:
         max_retry_after: float | None = None,
         max_response_bytes: int = 64 * _MIB,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        hooks: Hooks | None = None,
     ) -> None:
         settings = Settings(
             host=check_host(host, allow_insecure_http),
@@ -209,6 +216,7 @@ class CasesClient:
             ssl=check_ssl(ssl),
             max_response_bytes=whole_number("max_response_bytes", max_response_bytes, 1),
             trace_configs=tuple(trace_configs or ()),
+            hooks=check_hooks(hooks),
         )
         self._settings = settings
         self._shared = _Shared(settings)
@@ -718,6 +726,7 @@ class CasesClient:
             paging=s.paging,
             policy=s.retry,
             timeout=s.timeout,
+            observer=shared.observer,
         )
 
 

@@ -23,6 +23,7 @@ import anyio
 import msgspec
 
 from ._http import Response, TransportError
+from ._observe import NULL_OBSERVER, Observer
 from ._response import response_details
 from ._retry import RetryPolicy, is_retryable_status, parse_retry_after
 from ._stats import PullStats
@@ -144,6 +145,7 @@ class PageFetcher:
         paging: Paging,
         policy: RetryPolicy,
         timeout: float | None = None,
+        observer: Observer = NULL_OBSERVER,
     ) -> None:
         self._transport = transport
         self._throttle = throttle
@@ -153,6 +155,7 @@ class PageFetcher:
         self.paging = paging
         self.policy = policy
         self.timeout = timeout
+        self.observer = observer
 
     def request_body(self, filter_body: Mapping[str, Any], page: int, limit: int) -> bytes:
         """Return the JSON body asking for ``page`` of ``limit`` cases."""
@@ -180,11 +183,12 @@ class PageFetcher:
         """
         attempts = 1 + self.policy.max_retries
         attempt = attempts_used
+        delay = 0.0
         while True:
             attempt += 1
             if attempt > 1:
                 stats.retries += 1
-            outcome = await self._attempt(body, page, attempt, stats)
+            outcome = await self._attempt(body, page, attempt, stats, delay)
             if isinstance(outcome, Response):
                 try:
                     return parse(outcome.body), attempt
@@ -199,25 +203,39 @@ class PageFetcher:
                 logger.warning("page %d failed after %d attempts: %s", page, attempt, outcome.error)
                 raise outcome.error
             delay = self.policy.delay(attempt, outcome.retry_after)
+            self.observer.retry(page, attempt, delay, outcome.error)
             logger.debug("page %d attempt %d: retrying in %.2f s", page, attempt, delay)
             await anyio.sleep(delay)
 
     async def _attempt(
-        self, body: bytes, page: int, attempt: int, stats: PullStats
+        self, body: bytes, page: int, attempt: int, stats: PullStats, retry_delay: float
     ) -> Response | _Failure:
         """Make one attempt: the 200 response, or what went wrong and whether to retry."""
         async with self._throttle.turn() as turn:
             if turn.waited > 0:
                 stats.rate_limit_waits += 1
                 stats.throttled_seconds += turn.waited
-            sent = await self._send(body, page, attempt, stats)
-            if isinstance(sent, _Failure):
-                return sent
-            outcome = self._classify(*sent, page=page, stats=stats)
-            if isinstance(outcome, Response):
-                turn.succeeded()
-            elif outcome.pause:
-                turn.rate_limited(outcome.retry_after)
+            report = self.observer.request(stats, page, attempt, turn.waited, retry_delay)
+            answer: Response | None = None
+            failure: BaseException | None = None
+            try:
+                sent = await self._send(body, page, attempt, stats)
+                if isinstance(sent, _Failure):
+                    failure = sent.error
+                    return sent
+                answer = sent[0]
+                outcome = self._classify(*sent, page=page, stats=stats)
+                if isinstance(outcome, Response):
+                    turn.succeeded()
+                else:
+                    failure = outcome.error
+                    if outcome.pause:
+                        turn.rate_limited(outcome.retry_after)
+            except BaseException as exc:  # too large, cancelled: the attempt ends here too
+                failure = exc
+                raise
+            finally:
+                self.observer.response(report, answer, failure)
         return outcome
 
     async def _send(

@@ -188,6 +188,8 @@ class PageIterator(Generic[T]):
         self._handed_out = 0  # cases in the pages handed to the consumer
         self._closed = False
         self._exhausted = False
+        self._observer = fetcher.observer
+        self._observer.pull_started(self.stats, self._filter_body)
 
     # -- iteration protocol -------------------------------------------------------
 
@@ -219,6 +221,7 @@ class PageIterator(Generic[T]):
         if window is not None:
             for task in window.in_flight.values():
                 task.cancel()
+            self._observer.pull_finished(self.stats)
 
     @property
     def total_results(self) -> int | None:
@@ -248,12 +251,13 @@ class PageIterator(Generic[T]):
             page = await self._next_page()
         except KoreCasesError as exc:
             exc.resume_page = self.resume_page
-            self._abandon()
+            self._abandon(exc)
             raise
-        except BaseException:  # StopAsyncIteration too: it only ends the clock
-            self._abandon()
+        except BaseException as exc:  # StopAsyncIteration too: it only ends the clock
+            self._abandon(None if isinstance(exc, StopAsyncIteration) else exc)
             raise
         self.stats.pages += 1
+        self._observer.page(self.stats, page.page, len(page.results), self.total_results)
         return page
 
     async def _next_page(self) -> CasesPage[T]:
@@ -449,11 +453,12 @@ class PageIterator(Generic[T]):
             missing,
         )
 
-    def _abandon(self) -> None:
-        """Stop for good: cancel every fetch still running."""
+    def _abandon(self, error: BaseException | None = None) -> None:
+        """Stop for good: cancel every fetch still running; ``error`` ended the pull."""
         self._closed = True
         if self.stats.finished is None:
             self.stats.finished = time.monotonic()
+            self._observer.pull_finished(self.stats, error)
         for task in self._window.clear():
             task.cancel()
 

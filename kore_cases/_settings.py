@@ -23,6 +23,7 @@ from ._ratelimit import RateLimit
 from ._retry import Retry
 from ._wire import GET_CASES_PATH
 from .auth import Auth, StaticToken
+from .hooks import Hooks
 
 if TYPE_CHECKING:
     import aiohttp
@@ -36,6 +37,7 @@ __all__ = [
     "check_account_id",
     "check_auth",
     "check_extra_headers",
+    "check_hooks",
     "check_host",
     "check_paging",
     "check_rate_limit",
@@ -72,6 +74,7 @@ class Settings:
     ssl: ssl_module.SSLContext | None = field(repr=False)
     max_response_bytes: int
     trace_configs: tuple[aiohttp.TraceConfig, ...] = field(repr=False)
+    hooks: Hooks | None = field(default=None, repr=False)
 
     @property
     def path(self) -> str:
@@ -109,6 +112,7 @@ class ClientOptions(TypedDict, total=False):
     max_retry_after: float | None
     max_response_bytes: int
     trace_configs: Sequence[aiohttp.TraceConfig] | None
+    hooks: Hooks | None
 
 
 class EnvOptions(ClientOptions, total=False):
@@ -256,6 +260,15 @@ def check_ssl(ssl: object) -> ssl_module.SSLContext | None:
     if ssl is not None and not isinstance(ssl, ssl_module.SSLContext):
         raise TypeError(f"ssl must be an ssl.SSLContext or None, not {type(ssl).__name__}")
     return ssl
+
+
+def check_hooks(hooks: object) -> Hooks | None:
+    """A :class:`~kore_cases.hooks.Hooks` or ``None``."""
+    if hooks is not None and not isinstance(hooks, Hooks):
+        raise TypeError(
+            f"hooks must be kore_cases.hooks.Hooks(on_request=..., ...) or None, not {hooks!r}"
+        )
+    return hooks
 
 
 def check_extra_headers(headers: Mapping[str, str] | None) -> dict[str, str]:

@@ -146,6 +146,7 @@ def test_the_public_modules_are_the_ones_documented() -> None:
         "kore_cases.cli",
         "kore_cases.errors",
         "kore_cases.filters",
+        "kore_cases.hooks",
         "kore_cases.models",
         "kore_cases.pytest_plugin",
         "kore_cases.tables",
