@@ -14,6 +14,7 @@ import msgspec
 
 from ._arrow import RecordBatchIterator, collect_table
 from ._checks import seconds, whole_number
+from ._closing import Closer
 from ._env import client_arguments, configure_logging
 from ._fetch import PageFetcher, decode_page
 from ._observe import Observer
@@ -45,6 +46,7 @@ from ._throttle import Throttle
 from ._version import __version__
 from ._watch import CaseWatch, WatchCursor, WatchMode
 from .auth import Auth
+from .errors import ClientClosedError
 from .filters import CaseFilter, DateLike
 from .hooks import Hooks
 from .models import Case, CasesPage, page_decoder
@@ -73,6 +75,7 @@ class _Shared:
         self.transport: Transport | None = None
         self.throttle: Throttle | None = None
         self.tasks = TaskOwner()
+        self.closer = Closer()  # ends every call in flight when the client closes
         self.closed = False
         # What page_size="max" learns serves every pull, get_page() and view.
         self.max_sizer = PageSizer("max", settings.max_page_size)
@@ -80,7 +83,7 @@ class _Shared:
 
     async def open(self) -> None:
         if self.closed:
-            raise RuntimeError("this CasesClient is closed; create a new one")
+            raise ClientClosedError("this CasesClient is closed; create a new one")
         if self.transport is not None:
             return
         # Imported here, not at the top: `import kore_cases` (and every pytest run that
@@ -109,6 +112,7 @@ class _Shared:
     async def close(self) -> None:
         self.closed = True
         self.throttle = None
+        self.closer.close()
         await self.tasks.cancel_all()
         transport, self.transport = self.transport, None
         if transport is not None:
@@ -346,8 +350,10 @@ class CasesClient:
         return self
 
     async def aclose(self) -> None:
-        """Cancel running pulls and close the HTTP session. Safe to call more than once.
+        """End every call in flight and close the HTTP session. Safe to call more than once.
 
+        Calls still waiting for an answer (``get_page()``, ``count()``, a pull's next
+        page) end promptly with :class:`ClientClosedError`; so do calls made afterwards.
         On a view made by :meth:`with_options` this does nothing: the session belongs
         to the client the view was made from.
         """
@@ -711,7 +717,7 @@ class CasesClient:
         shared = self._shared
         if shared.transport is None or shared.throttle is None:
             if shared.closed:
-                raise RuntimeError("this CasesClient is closed; create a new one")
+                raise ClientClosedError("this CasesClient is closed; create a new one")
             raise RuntimeError(
                 "this CasesClient is not open: use `async with CasesClient(...) as client:` "
                 "or `await client.open()` first"
@@ -727,6 +733,7 @@ class CasesClient:
             policy=s.retry,
             timeout=s.timeout,
             observer=shared.observer,
+            closer=shared.closer,
         )
 
 

@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import anyio
 import msgspec
 
+from ._closing import Closer
 from ._http import Response, TransportError
 from ._observe import NULL_OBSERVER, Observer
+from ._redact import server_text
 from ._response import response_details
 from ._retry import RetryPolicy, is_retryable_status, parse_retry_after
 from ._stats import PullStats
@@ -115,6 +117,12 @@ def decode_page(
         ) from None
     except msgspec.DecodeError as exc:
         raise Unreadable(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise ResponseValidationError(
+            f"page {page}: the response nests JSON too deeply to be read",
+            path=path,
+            page=page,
+        ) from None
     if check_page:
         check_page_number(result, page)
     return result
@@ -146,6 +154,7 @@ class PageFetcher:
         policy: RetryPolicy,
         timeout: float | None = None,
         observer: Observer = NULL_OBSERVER,
+        closer: Closer | None = None,
     ) -> None:
         self._transport = transport
         self._throttle = throttle
@@ -156,6 +165,7 @@ class PageFetcher:
         self.policy = policy
         self.timeout = timeout
         self.observer = observer
+        self._closer = closer or Closer()
 
     def request_body(self, filter_body: Mapping[str, Any], page: int, limit: int) -> bytes:
         """Return the JSON body asking for ``page`` of ``limit`` cases."""
@@ -181,8 +191,13 @@ class PageFetcher:
         made in all. ``attempts_used`` counts attempts already spent on this page
         elsewhere, so that a page is never tried more than ``1 + max_retries`` times.
         """
+        with self._closer.guard(page):  # closing the client ends the wait at once
+            return await self._fetch(body, page, stats, parse, attempts_used)
+
+    async def _fetch(
+        self, body: bytes, page: int, stats: PullStats, parse: Callable[[bytes], T], attempt: int
+    ) -> tuple[T, int]:
         attempts = 1 + self.policy.max_retries
-        attempt = attempts_used
         delay = 0.0
         while True:
             attempt += 1
@@ -250,15 +265,12 @@ class PageFetcher:
                 self._url, body, {"auth": token}, timeout=self.timeout
             )
         except TransportError as exc:
-            logger.debug(
-                "page %d attempt %d: %s after %.3f s",
-                page,
-                attempt,
-                exc,
-                time.monotonic() - started,
-            )
+            what = server_text(str(exc), [token], _MAX_SERVER_MESSAGE)
+            elapsed = time.monotonic() - started
+            logger.debug("page %d attempt %d: %s after %.3f s", page, attempt, what, elapsed)
             kind = APITimeoutError if exc.timeout else APIConnectionError
-            return _Failure(kind(f"page {page}: {exc}", path=self.path, page=page))
+            failed = kind(f"page {page}: {what}", path=self.path, page=page)
+            return _Failure(failed, retryable=exc.retryable)
         except ResponseTooLargeError as exc:
             exc.page, exc.path = page, self.path
             raise
@@ -279,13 +291,12 @@ class PageFetcher:
             if looks_like_json(response.body):
                 return response
             # A 200 that cannot be JSON is a proxy's page or a cut body: retry it.
-            snippet = _shorten(response.body.decode("utf-8", "replace"), 80)
+            snippet = server_text(response.body, [token], 80)
             return _Failure(self._connection_error(page, f"a body that is not JSON: {snippet!r}"))
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         error = _status_error(
             response, page=page, path=self.path, retry_after=retry_after, token=token
         )
-        _redact(error, token)
         if response.status != 429:
             return _Failure(error, retry_after, is_retryable_status(response.status))
         stats.rate_limited += 1
@@ -326,19 +337,12 @@ def _gave_up(attempts: int) -> str:
     return f" (gave up after {attempts} attempt{'' if attempts == 1 else 's'})"
 
 
-def _redact(error: APIStatusError, token: str) -> None:
-    """Remove the token from what the server said, should a server ever echo it."""
-    if token and error.server_message and token in error.server_message:
-        error.server_message = error.server_message.replace(token, "***")
-        error.message = error.message.replace(token, "***")
-
-
 def _status_error(
     response: Response, *, page: int, path: str, retry_after: float | None, token: str
 ) -> APIStatusError:
     status = response.status
     details = response_details(response.headers, response.body, [token])
-    server_message = _server_message(response.body)
+    server_message = _server_message(response.body, token)
     text = f"HTTP {status} from POST {path} (page {page})"
     if server_message:
         text += f": {server_message}"
@@ -347,7 +351,8 @@ def _status_error(
         text += f"; {hint}"
     if 300 <= status < 400:
         location = response.headers.get("Location", "?")
-        text += f"; redirected to {_shorten(location, 120)}, not followed: check the host"
+        where = server_text(location, [token], 120)
+        text += f"; redirected to {where}, not followed: check the host"
     if status == 429:
         return RateLimitError(
             text,
@@ -363,26 +368,26 @@ def _status_error(
     )
 
 
-def _server_message(body: bytes) -> str | None:
+def _server_message(body: bytes, token: str) -> str | None:
     """The server's own words: Kore's ``{"errors": [{"msg": ...}]}`` or the text, shortened."""
     if not body:
         return None
+    return server_text(_own_words(body), [token], _MAX_SERVER_MESSAGE) or None
+
+
+def _own_words(body: bytes) -> bytes | str:
     try:
         data = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return _shorten(body.decode("utf-8", "replace"), _MAX_SERVER_MESSAGE) or None
+    except (msgspec.DecodeError, RecursionError):  # not JSON, or nested too deep to read
+        return body
     if isinstance(data, dict):
         errors = data.get("errors")
         if isinstance(errors, list):
             msgs = [str(e["msg"]) for e in errors if isinstance(e, dict) and "msg" in e]
             if msgs:
-                return _shorten("; ".join(msgs), _MAX_SERVER_MESSAGE)
+                return "; ".join(msgs)
         for key in ("message", "msg", "error"):
             if isinstance(data.get(key), str):
-                return _shorten(data[key], _MAX_SERVER_MESSAGE)
-    return _shorten(body.decode("utf-8", "replace"), _MAX_SERVER_MESSAGE)
-
-
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+                text: str = data[key]
+                return text
+    return body

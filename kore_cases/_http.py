@@ -23,8 +23,10 @@ class Response:
 
 
 class TransportError(Exception):
-    """No complete answer arrived. ``timeout`` tells a timeout from other failures."""
+    """No complete answer arrived. ``timeout`` tells a timeout from other failures;
+    ``retryable`` is false for a failure that another attempt cannot cure."""
 
-    def __init__(self, message: str, *, timeout: bool = False) -> None:
+    def __init__(self, message: str, *, timeout: bool = False, retryable: bool = True) -> None:
         super().__init__(message)
         self.timeout = timeout
+        self.retryable = retryable

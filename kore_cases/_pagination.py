@@ -42,7 +42,7 @@ from ._fetch import PageFetcher, Unreadable, check_page_number, decode_page
 from ._page_size import PageSizer
 from ._prefetch import PrefetchWindow
 from ._stats import PullStats
-from .errors import KoreCasesError, PaginationError
+from .errors import ClientClosedError, KoreCasesError, PaginationError
 from .models import Case, CasesPage, page_decoder
 
 __all__ = ["CaseIterator", "PageIterator", "TaskOwner", "check_pull_arguments"]
@@ -294,7 +294,7 @@ class PageIterator(Generic[T]):
             self._exhausted = True
             self._check_count(self._tracker)
             return
-        fetched = await _result(window.in_flight[page_no])
+        fetched = await _result(window.in_flight[page_no], page_no)
         window.in_flight.pop(page_no, None)
         self._accept(await self._decode(fetched))
 
@@ -463,7 +463,7 @@ class PageIterator(Generic[T]):
             task.cancel()
 
 
-async def _result(task: asyncio.Task[_Fetched]) -> _Fetched:
+async def _result(task: asyncio.Task[_Fetched], page: int) -> _Fetched:
     # asyncio.wait() rather than `await task`: if the consumer is cancelled while
     # waiting, the cancellation must not be forwarded into the fetch task, which
     # _abandon() cancels anyway. A page that is already there needs no wait.
@@ -471,8 +471,10 @@ async def _result(task: asyncio.Task[_Fetched]) -> _Fetched:
         await asyncio.wait((task,))
     if task.cancelled():
         # Not this consumer's cancellation (asyncio.wait would have raised that).
-        raise RuntimeError(
-            "this pull was stopped (aclose() or the client's exit) while a page was awaited"
+        raise ClientClosedError(
+            f"page {page}: this pull was stopped (aclose() or the client's exit) while "
+            "the page was awaited",
+            page=page,
         )
     return task.result()
 

@@ -2,8 +2,8 @@
 and the request id a support desk asks for.
 
 Header values that carry credentials (``Set-Cookie``, ``Authorization``...) are replaced
-by ``***`` whole, and the request's token is cut out of every other value, should the
-server echo it.
+by ``***`` whole, and every other value, like every message, goes through
+:func:`kore_cases._redact.redact`, should the server echo the token.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import TypedDict
 
 import msgspec
 
+from ._redact import REDACTED, redact
 from .errors import ErrorDetail
 
 __all__ = ["REQUEST_ID_HEADERS", "ResponseDetails", "response_details"]
@@ -37,7 +38,6 @@ REQUEST_ID_HEADERS = (
     "X-Amz-Request-Id",
 )
 """Headers a request id is read from, first found wins (Kore documents none)."""
-_REDACTED = "***"
 
 
 class _KoreError(msgspec.Struct):
@@ -66,7 +66,7 @@ def response_details(
     """Headers (secrets out), ``{"errors": [{"msg", "code"}]}`` and a request id."""
     hidden = [secret for secret in secrets if secret]
     kept = {
-        name: _REDACTED if name.lower() in _SECRET_HEADERS else _without(value, hidden)
+        name: REDACTED if name.lower() in _SECRET_HEADERS else redact(value, hidden)
         for name, value in headers.items()
     }
     lowered = {name.lower(): value for name, value in kept.items()}
@@ -83,12 +83,6 @@ def _errors(body: bytes, secrets: list[str]) -> tuple[ErrorDetail, ...]:
     except (msgspec.DecodeError, RecursionError):  # not Kore's shape: no list to keep
         return ()
     return tuple(
-        ErrorDetail(msg=_without(e.msg, secrets) if e.msg is not None else None, code=e.code)
+        ErrorDetail(msg=redact(e.msg, secrets) if e.msg is not None else None, code=e.code)
         for e in parsed.errors
     )
-
-
-def _without(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, _REDACTED)
-    return text

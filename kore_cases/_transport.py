@@ -1,13 +1,17 @@
 """One HTTP request in, status + headers + body bytes out. The only module that imports aiohttp.
 
 Every failure to get a whole answer (DNS, refused, reset, a body cut short, the total
-timeout) becomes :class:`TransportError`, which the caller retries; aiohttp raises both
-``aiohttp.ClientError`` and ``asyncio.TimeoutError`` for these, so both are caught.
+timeout) becomes :class:`TransportError`; aiohttp raises both ``aiohttp.ClientError``
+and ``asyncio.TimeoutError`` for these, so both are caught. The caller retries it unless
+``retryable`` is false: a name that does not resolve or a certificate that does not
+verify will not heal in seconds. Its message is the transport's own words; where they
+quote the server (a malformed status line) the raw bytes are left out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl as ssl_module
 from collections.abc import Mapping, Sequence
 
@@ -83,7 +87,7 @@ class Transport:
                 f"no complete answer within the {limit.total:g} s timeout", timeout=True
             )
         except aiohttp.ClientError as exc:
-            failure = TransportError(_describe(exc))
+            failure = _failure(exc)
         raise failure
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
@@ -111,8 +115,25 @@ class Transport:
         return b"".join(chunks)
 
 
-def _describe(exc: aiohttp.ClientError) -> str:
+def _failure(exc: aiohttp.ClientError) -> TransportError:
     """Name an aiohttp failure without anything that could hold a header value."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return TransportError(
+            f"the certificate of {exc.host} could not be verified ({exc.certificate_error}): "
+            "for a server with a private or corporate CA pass "
+            "ssl=ssl.create_default_context(cafile=...) to CasesClient; not retried",
+            retryable=False,
+        )
+    if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, socket.gaierror):
+        return TransportError(
+            f"cannot resolve the host name {exc.host!r} ({exc.os_error.strerror}): check "
+            "host= (e.g. 'https://platform.kore.ai') and the network; not retried",
+            retryable=False,
+        )
     if isinstance(exc, aiohttp.ClientResponseError):
-        return f"{type(exc).__name__}: status {exc.status} {exc.message}"
-    return f"{type(exc).__name__}: {exc}"
+        # Raised by the response parser too, with aiohttp's own status 400 and a message
+        # quoting the raw bytes received (a malformed status line holds case data, or an
+        # echoed token): keep only its first words.
+        what = exc.message.split("\n", 1)[0].split(":", 1)[0].strip() or "unreadable"
+        return TransportError(f"the server sent a malformed HTTP response ({what})")
+    return TransportError(f"{type(exc).__name__}: {exc}")

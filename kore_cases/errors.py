@@ -15,7 +15,8 @@ Every exception the SDK raises on purpose derives from :class:`KoreCasesError`::
     │   │   └── APITimeoutError          the request took longer than ``timeout``
     │   └── ResponseValidationError    the answer is JSON of the wrong shape
     │       └── ResponseTooLargeError    the answer is larger than ``max_response_bytes``
-    └── PaginationError                the server pages inconsistently
+    ├── PaginationError                the server pages inconsistently
+    └── ClientClosedError              the client was closed while or before a call
 
 Errors raised while pulling many pages carry ``page`` (the page that failed) and
 ``resume_page``: pass it back as ``start_page=`` to continue where the pull stopped.
@@ -35,6 +36,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ErrorDetail",
     "KoreCasesError",
     "NotFoundError",
@@ -235,3 +237,10 @@ class ResponseTooLargeError(ResponseValidationError):
 
 class PaginationError(KoreCasesError):
     """The server pages inconsistently, e.g. it answered another page than the one asked for."""
+
+
+class ClientClosedError(KoreCasesError):
+    """The client was closed: ``aclose()`` (or leaving ``async with``) ends every call
+    still waiting for an answer with this error, promptly, and calls made afterwards
+    raise it at once. ``page`` is the page the call was fetching.
+    """

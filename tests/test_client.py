@@ -29,6 +29,7 @@ from kore_cases import (
     CaseFilter,
     CasesClient,
     CasesPage,
+    ClientClosedError,
     JwtAuth,
     KoreCasesError,
     NotFoundError,
@@ -324,13 +325,13 @@ async def test_use_after_aclose(mock_http: aioresponses) -> None:
     client = make_client()
     async with client:
         pass
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         await client.get_page()
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         client.iter_cases()
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         await client.open()
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         async with client:
             pass
     assert calls(mock_http) == []
@@ -345,7 +346,7 @@ async def test_aclose_is_idempotent() -> None:
     assert await other.open() is other  # opening twice is harmless
     await other.aclose()
     await other.aclose()
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(ClientClosedError, match="closed"):
         await other.get_page()
 
 

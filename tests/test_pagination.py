@@ -14,6 +14,7 @@ from helpers import client_for, pull_ids
 from kore_cases import (
     CaseFilter,
     CasesClient,
+    ClientClosedError,
     PaginationError,
     RateLimit,
     ServerError,
@@ -342,7 +343,7 @@ async def test_iterator_before_open_and_after_close_explains() -> None:
             client.iter_cases()
         async with client:
             pass
-        with pytest.raises(RuntimeError, match="closed"):
+        with pytest.raises(ClientClosedError, match="closed"):
             client.iter_cases()
 
 

@@ -10,7 +10,14 @@ import anyio
 import pytest
 from helpers import client_for
 
-from kore_cases import APITimeoutError, CasesClient, RateLimit, Retry, ServerError
+from kore_cases import (
+    APITimeoutError,
+    CasesClient,
+    ClientClosedError,
+    RateLimit,
+    Retry,
+    ServerError,
+)
 from kore_cases.testing import FakeKoreServer
 
 ARGS = ("https://kore.example.com", "st-1", "acct-1", "eyJ.static.token")
@@ -167,5 +174,5 @@ async def test_view_lives_and_dies_with_the_client_session() -> None:
                 assert (await view.count()) == 5
             assert (await client.count()) == 5
             assert (await view.count()) == 5
-        with pytest.raises(RuntimeError, match="closed"):
+        with pytest.raises(ClientClosedError, match="closed"):
             await view.get_page()
