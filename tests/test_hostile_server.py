@@ -4,6 +4,7 @@ that never work: each against a server the test starts on 127.0.0.1, port 0."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 import ssl
@@ -113,15 +114,14 @@ async def test_a_malformed_status_line_shows_neither_its_bytes_nor_the_token() -
 
 async def test_deeply_nested_json_is_an_error_with_the_page() -> None:
     nested = b"[" * 200_000 + b"]" * 200_000
-    deep = b'{"junk":' + nested + EMPTY_PAGE[1:].replace(b'"page":1', b'"page":2')
 
     async def handler(request: web.Request) -> web.Response:
-        body = await request.json()
-        if body["page"] == 1:
-            page = EMPTY_PAGE.replace(b'"totalPages":0', b'"totalPages":3')
-            page = page.replace(b'"results":[]', b'"results":[{"_id":"c-1"}]')
-            return web.Response(body=page.replace(b'"totalResults":0', b'"totalResults":150'))
-        return web.Response(body=deep, content_type="application/json")
+        page = (await request.json())["page"]
+        answer = {"page": page, "limit": 1, "hasMore": True, "totalPages": 3, "totalResults": 3}
+        if page == 1:
+            return web.json_response({**answer, "results": [{"_id": "c-1"}]})
+        body = b'{"junk":' + nested + b"," + json.dumps({**answer, "results": []})[1:].encode()
+        return web.Response(body=body, content_type="application/json")
 
     async with serve(handler) as url, _client(url) as client:
         with pytest.raises(ResponseValidationError, match="too deeply") as caught:
