@@ -40,6 +40,12 @@ class Attempt:
 
     __slots__ = ("attempt", "page", "span", "started")
 
+    page: int
+    attempt: int
+    span: Any
+    """The attempt's OpenTelemetry span, or ``None``."""
+    started: float
+
     def __init__(self, page: int, attempt: int, span: Any) -> None:
         self.page = page
         self.attempt = attempt

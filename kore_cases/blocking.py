@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractContextManager
+from concurrent.futures import Future
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
-from anyio.from_thread import BlockingPortal, start_blocking_portal
+import anyio
+from anyio.from_thread import BlockingPortal
 
 from ._client import CasesClient as AsyncCasesClient
 from ._page_size import PageSize
@@ -74,26 +76,49 @@ class _Pull(Protocol[Item]):
 
 
 class _Loop:
-    """The background event loop of one blocking client (and its views)."""
+    """The background event loop of one blocking client (and its views).
+
+    A daemon thread, so that a client never closed cannot keep the interpreter from
+    exiting (anyio's own portal thread is not one in every supported version).
+    """
 
     def __init__(self) -> None:
-        self._manager: AbstractContextManager[BlockingPortal] | None = None
         self.portal: BlockingPortal | None = None
+        self._thread: threading.Thread | None = None
         self.closed = False
 
     def start(self) -> BlockingPortal:
         if self.closed:
             raise RuntimeError("this CasesClient is closed; create a new one")
         if self.portal is None:
-            self._manager = start_blocking_portal()
-            self.portal = self._manager.__enter__()
+            ready: Future[BlockingPortal] = Future()
+
+            async def serve() -> None:
+                async with BlockingPortal() as portal:
+                    ready.set_result(portal)
+                    await portal.sleep_until_stopped()
+
+            def run() -> None:
+                try:
+                    anyio.run(serve)
+                except BaseException as exc:  # pragma: no cover - the loop failed to start
+                    if not ready.done():
+                        ready.set_exception(exc)
+
+            self._thread = threading.Thread(target=run, name="kore-cases-loop", daemon=True)
+            self._thread.start()
+            self.portal = ready.result()
         return self.portal
 
     def stop(self) -> None:
         self.closed = True
-        manager, self._manager, self.portal = self._manager, None, None
-        if manager is not None:
-            manager.__exit__(None, None, None)  # ends the loop and joins its thread
+        portal, self.portal = self.portal, None
+        thread, self._thread = self._thread, None
+        if portal is not None:
+            with contextlib.suppress(RuntimeError):  # already stopped
+                portal.call(portal.stop, True)
+        if thread is not None:
+            thread.join()
 
 
 class CasesClient:

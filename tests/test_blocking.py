@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
@@ -170,3 +173,18 @@ def test_methods_take_what_the_async_ones_take(name: str) -> None:
         ]
 
     assert shape(getattr(blocking.CasesClient, name)) == shape(getattr(AsyncCasesClient, name))
+
+
+def test_a_client_never_closed_does_not_keep_the_interpreter_alive() -> None:
+    program = textwrap.dedent(
+        """
+        from kore_cases.blocking import CasesClient
+        client = CasesClient("https://kore.example.com", "st-1", "acct", "token").open()
+        print("opened", flush=True)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0
+    assert done.stdout == "opened\n"
