@@ -297,17 +297,18 @@ class PageFetcher:
         error = _status_error(
             response, page=page, path=self.path, retry_after=retry_after, token=token
         )
-        if response.status != 429:
-            return _Failure(error, retry_after, is_retryable_status(response.status))
-        stats.rate_limited += 1
+        if response.status == 429:
+            stats.rate_limited += 1
         if retry_after is not None and retry_after > self.policy.max_retry_after:
-            # Not waited for, neither here nor by the client's next requests: the
-            # caller decides what to do about a long wait.
+            # Not waited for (a 429's or a 503's), neither here nor by the client's next
+            # requests: the caller decides what to do about a long wait.
             error.message += (
                 f"; Retry-After {retry_after:g} s is beyond max_retry_after="
                 f"{self.policy.max_retry_after:g} s, so it was not waited for"
             )
             return _Failure(error, retry_after, retryable=False)
+        if response.status != 429:
+            return _Failure(error, retry_after, is_retryable_status(response.status))
         return _Failure(error, retry_after, pause=True)
 
     def unreadable_error(self, page: int, cause: Exception, attempts: int) -> APIConnectionError:

@@ -15,8 +15,8 @@ is longer; one beyond ``max_retry_after`` is not slept on but raised as
 
 from __future__ import annotations
 
-import math
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -28,6 +28,8 @@ __all__ = ["Retry", "RetryPolicy", "is_retryable_status", "parse_retry_after"]
 # 408 Request Timeout, 429 Too Many Requests and every 5xx are worth another try;
 # other 4xx say the request itself is wrong and will fail the same way again.
 _RETRYABLE_4XX = frozenset({408, 429})
+# Delta-seconds as RFC 9110 writes them (digits), also with a fraction or an exponent.
+_DELTA_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 
 
 def is_retryable_status(status: int) -> bool:
@@ -46,12 +48,10 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     text = value.strip()
     if not text:
         return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    if _DELTA_SECONDS.fullmatch(text):
+        # Digits only: a number too large for a float ("1e400") is a wait of forever,
+        # which max_retry_after refuses, not a header to ignore.
+        return float(text)
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

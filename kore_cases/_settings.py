@@ -15,7 +15,7 @@ import ssl as ssl_module
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, TypedDict
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from ._checks import seconds
 from ._page_size import PageSize
@@ -180,11 +180,15 @@ def check_host(host: object, allow_insecure_http: bool) -> str:
         raise TypeError(f"host must be a str such as 'https://platform.kore.ai', not {host!r}")
     # Never echo user:password@ back in a message.
     shown = repr("***@" + host.rsplit("@", 1)[1] if "@" in host else host)
+    if _CONTROL.search(host.strip()):
+        # urlsplit would silently drop a CR, LF or tab; the host was mistyped or injected.
+        raise ValueError(f"host must not contain CR, LF or other control characters; got {shown}")
     parts = urlsplit(host.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
             f"host must be a URL with its scheme, such as 'https://platform.kore.ai'; got {shown}"
         )
+    _check_port(parts, shown)
     if "@" in parts.netloc:
         raise ValueError(
             "host must not carry credentials (user:password@); authenticate with auth="
@@ -206,6 +210,19 @@ def _is_loopback(hostname: str) -> bool:
         return ipaddress.ip_address(hostname).is_loopback
     except ValueError:
         return False
+
+
+def _check_port(parts: SplitResult, shown: str) -> None:
+    """Refuse a port that is not a number from 1 to 65535, before any request is sent."""
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        raise ValueError(
+            f"host has a port that is not a number from 1 to 65535; got {shown} "
+            "(leave the port out for https' 443)"
+        )
 
 
 def check_stream_id(stream_id: object) -> str:

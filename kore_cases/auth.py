@@ -27,6 +27,7 @@ _HMAC_ALGORITHMS = ("HS256", "HS384", "HS512")
 _RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
 # Claims we set ourselves; letting extra_claims override them would break auth silently.
 _RESERVED_CLAIMS = frozenset({"appId", "iat", "exp", "jti"})
+_MIN_HMAC_SECRET_BYTES = 14
 
 
 @runtime_checkable
@@ -112,8 +113,22 @@ class StaticToken:
         return "StaticToken(token='***')"
 
 
+def _check_hmac_secret(secret: str) -> None:
+    """Refuse a secret too short to sign with, once, instead of a warning per token."""
+    size = len(secret.encode())
+    if size < _MIN_HMAC_SECRET_BYTES:
+        # joserfc would emit a SecurityWarning, which fails a test run with warnings as
+        # errors; Kore's app secrets are far longer, so this is a mistake to name.
+        raise ValueError(
+            f"client_secret is {size} bytes long; an HMAC key needs at least "
+            f"{_MIN_HMAC_SECRET_BYTES} (112 bits, NIST SP 800-131A): pass the app's client "
+            "secret from the Kore.ai app settings, not its client id or a placeholder"
+        )
+
+
 def _import_key(algorithm: str, secret: str) -> OctKey | RSAKey:
     if algorithm in _HMAC_ALGORITHMS:
+        _check_hmac_secret(secret)
         key: OctKey | RSAKey = OctKey.import_key(secret)
         return key
     if algorithm in _RSA_ALGORITHMS:

@@ -18,7 +18,7 @@ from ._wire import kore_time
 __all__ = ["CaseFilter", "DateLike", "SortBy"]
 
 DateLike = Union[datetime, date, str]  # noqa: UP007 (a runtime alias on 3.10)
-"""A timezone-aware ``datetime``, a ``date`` (a whole UTC day) or an ISO-8601 string."""
+"""A timezone-aware ``datetime``, a ``date`` (sent as its midnight UTC) or an ISO-8601 string."""
 
 SortBy = Union[str, Mapping[str, str]]  # noqa: UP007 (a runtime alias on 3.10)
 """A field name such as ``"createdDate"`` or a one-item mapping ``{"createdDate": "desc"}``."""
@@ -176,13 +176,16 @@ def _to_datetime_or_date(name: str, value: object) -> datetime | date:
 
 def _encode_date(name: str, value: object) -> str:
     parsed = _to_datetime_or_date(name, value)
-    if isinstance(parsed, datetime):
-        return kore_time(parsed)  # as Kore writes dates: UTC, milliseconds, 'Z'
-    return parsed.isoformat()
+    # As Kore documents and writes dates: UTC, milliseconds, 'Z'; a date is its midnight.
+    return kore_time(parsed if isinstance(parsed, datetime) else _midnight_utc(parsed))
+
+
+def _midnight_utc(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
 
 
 def _as_utc(value: object) -> datetime:
     parsed = _to_datetime_or_date("date", value)
     if isinstance(parsed, datetime):
         return parsed.astimezone(timezone.utc)
-    return datetime(parsed.year, parsed.month, parsed.day, tzinfo=timezone.utc)
+    return _midnight_utc(parsed)

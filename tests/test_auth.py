@@ -236,3 +236,19 @@ def test_both_satisfy_the_auth_protocol() -> None:
     assert isinstance(JwtAuth(CLIENT_ID, SECRET), Auth)
     assert isinstance(StaticToken("abc"), Auth)
     assert not isinstance("abc", Auth)
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
+@pytest.mark.parametrize("secret", ["x", "short-secret!", "ünïcödé"])
+def test_a_secret_too_short_for_hmac_is_refused_once_when_built(
+    secret: str, algorithm: str
+) -> None:
+    # Not a SecurityWarning per token (which fails test runs with warnings as errors):
+    # one clear error, naming the length, where the auth is built.
+    with pytest.raises(ValueError, match=r"client_secret is \d+ bytes long"):
+        JwtAuth(CLIENT_ID, secret, algorithm=algorithm)
+
+
+def test_a_secret_of_112_bits_signs_without_a_warning() -> None:
+    auth = JwtAuth(CLIENT_ID, "x" * 14)  # pytest turns any warning into an error
+    assert auth.token().count(".") == 2

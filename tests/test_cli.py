@@ -232,9 +232,9 @@ async def test_every_filter_flag_reaches_the_server(
         "mycase": True,
         "channel": ["email"],
         "queues": ["VIP"],
-        "startDate": "2024-01-01",
+        "startDate": "2024-01-01T00:00:00.000Z",
         "endDate": "2025-02-01T00:00:00.000Z",
-        "dueDate": "2025-01-15",
+        "dueDate": "2025-01-15T00:00:00.000Z",
         "sortBy": {"createdDate": "desc"},
     }
     assert body_filters(server) == expected
@@ -451,7 +451,11 @@ async def test_the_resume_command_repeats_every_flag(
     target = tmp_path / "open cases.csv"  # a name the shell must get quoted
     flags = ["--status", "open", "--status", "in progress", "--since", "2023-01-01"]
     flags += ["--timeout", "5", "--rate-limit", "1000/1", "--unresolved", "-q"]
-    query = {"status": ["open", "in progress"], "startDate": "2023-01-01", "unresolved": True}
+    query = {
+        "status": ["open", "in progress"],
+        "startDate": "2023-01-01T00:00:00.000Z",
+        "unresolved": True,
+    }
     assert len(server.case_ids(query)) > 2 * PAGE
     server.schedule_faults(3, "500")
     argv = ["export", *connection(server), "--page-size", str(PAGE), "--max-retries", "0"]

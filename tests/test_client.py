@@ -536,7 +536,7 @@ async def test_body_with_every_filter_field(mock_http: aioresponses) -> None:
         "startDate": "2025-01-01T00:00:00.000Z",
         "endDate": "2025-06-30T00:00:00.000Z",
         "sortBy": {"createdDate": "desc"},
-        "dueDate": "2025-07-01",
+        "dueDate": "2025-07-01T00:00:00.000Z",
         "page": 3,
         "limit": 25,
     }
