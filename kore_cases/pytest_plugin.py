@@ -20,6 +20,18 @@ Fixtures:
     port, stopped after the test. Point your own code at ``kore_server.url``,
     ``.stream_id``, ``.account_id``, ``.client_id`` and ``.client_secret``; inspect
     ``.request_log`` and ``.stats``; inject trouble with ``.schedule_faults(page, ...)``.
+    Change its cases while your code runs, to test a bot: ``.create_cases(n)``,
+    ``.update_case(id, status=..., priority=..., assignee=...)``, ``.resolve_case(id)``,
+    ``.delete_case(id)``, ``.create_cases(n, hidden=True)`` then ``.reveal_case(id)`` (a
+    case listed late); ``kore_cases.testing.Churn(kore_server, per_second)`` keeps
+    changing them::
+
+        async def test_my_bot_claims_new_cases(kore_client, kore_server):
+            async with kore_client.watch(every=0.01) as events:
+                first = asyncio.ensure_future(anext(events))
+                await asyncio.sleep(0.05)          # the watch has found "now"
+                (case_id,) = kore_server.create_cases(1)
+                assert (await first).case.id == case_id
 
 ``kore_client``
     An opened :class:`~kore_cases.CasesClient` pointed at ``kore_server``, with

@@ -19,6 +19,8 @@ filterwarnings = error
 STRICT = INI.format(mode="strict")
 
 USER_TESTS = """
+import asyncio
+
 import pytest
 from kore_cases import CaseFilter, CasesClient
 from kore_cases.testing import FakeKoreServer
@@ -50,6 +52,23 @@ async def test_markers_tune_server_and_client(kore_client, kore_server):
 async def test_server_alone_for_the_users_own_client(kore_server):
     assert kore_server.url.startswith("http://127.0.0.1:")
     assert kore_server.request_log == []
+
+
+@pytest.mark.asyncio
+async def test_a_bot_sees_the_cases_the_test_creates_and_changes(kore_client, kore_server):
+    seen = []
+    async with kore_client.watch(every=0.01) as events:
+        first = asyncio.ensure_future(anext(events))
+        await asyncio.sleep(0.05)  # the watch knows where "now" is
+        ids = kore_server.create_cases(2)
+        seen.append((await asyncio.wait_for(first, 5)).case.id)
+        seen.append((await asyncio.wait_for(anext(events), 5)).case.id)
+    assert seen == ids
+    changed = kore_server.update_case(ids[0], priority="Critical", assignee=None)
+    assert changed["priority"]["name"] == "Critical"
+    assert kore_server.resolve_case(ids[1])["status"]["name"] == "Resolved"
+    kore_server.delete_case(ids[0])
+    assert kore_server.get_case(ids[0]) is None
 """
 
 
@@ -58,7 +77,7 @@ def test_fixtures_and_markers_in_a_users_suite(pytester: pytest.Pytester, mode: 
     pytester.makeini(INI.format(mode=mode))
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest("--strict-markers", "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
 
 
 def test_markers_are_registered(pytester: pytest.Pytester) -> None:

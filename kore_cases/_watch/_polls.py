@@ -95,14 +95,17 @@ async def poll_new(fetch: Fetch, base: CaseFilter, state: NewState) -> tuple[lis
             if state.is_new(case):
                 found.setdefault(case.id, case)
         limit = max(answer.limit, 1)
-        next_page = page + 1
+        next_page, stepped = page + 1, False
         if total is not None and answer.total_results < total and step_backs < _MAX_STEP_BACKS:
-            # Cases left the window while we paged: later ones moved up, maybe onto pages
-            # already read. Go back as many pages as the shift spans.
+            # Cases left the window before this page was read: the ones after them moved
+            # up, onto pages already read. Read again from as many pages back as it spans,
+            # then to the end: the count cannot tell any more (some found may be gone).
             step_backs += 1
-            next_page = max(2, page + 1 - math.ceil((total - answer.total_results) / limit))
+            next_page = max(1, page - math.ceil((total - answer.total_results) / limit))
+            stepped = True
         total = answer.total_results
-        if len(found) + known >= total or not answer.results or next_page > -(-total // limit):
+        counted = step_backs == 0 and len(found) + known >= total
+        if not stepped and (counted or not answer.results or next_page > -(-total // limit)):
             break
         page = next_page
     return sorted(found.values(), key=created_order), requests

@@ -10,7 +10,10 @@ Commands:
 * ``kore-cases sync DIR``: keep a local Parquet dataset (one file per creation month)
   of the cases matching the filter flags up to date, reading only what may have changed.
 * ``kore-cases count``: print how many cases match the filter flags.
-* ``kore-cases serve``: run the fake server in the foreground for integration tests.
+* ``kore-cases serve``: run the fake server in the foreground for integration tests
+  (``--churn N`` keeps changing its cases; an admin endpoint changes them on request).
+* ``kore-cases watch``: print a JSON line per new (``--mode set``: changed, removed) case
+  until Ctrl-C, resuming from ``--state FILE``.
 
 Exit codes: 0 success, 1 API, connection or file error (one line on stderr, naming what
 to fix; ``--debug`` adds the traceback), 2 usage error, 130 interrupted (Ctrl-C).
@@ -20,8 +23,9 @@ There is no HTTP or pagination logic here: everything goes through :class:`Cases
 
 Modules: ``_parser`` (commands and flags), ``_flags`` (flags to SDK objects),
 ``_export_command`` and ``_resume`` (export, and resuming one), ``_sync_command``, ``_demo``,
-``_commands`` (count, serve), ``_output`` (progress and the library's log on stderr),
-``_errors`` (a failure as one line and an exit code), ``_common`` (shared names).
+``_commands`` (count, serve), ``_watch_command`` (watch), ``_output`` (progress and
+the library's log on stderr), ``_errors`` (a failure as one line and an exit code),
+``_common`` (shared names).
 """
 
 from __future__ import annotations
@@ -53,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "run", None) is None:
         parser.print_usage(sys.stderr)
         print(
-            f"{PROG}: error: choose a command: demo, export, sync, count or serve", file=sys.stderr
+            f"{PROG}: error: choose a command: demo, export, sync, count, serve or watch",
+            file=sys.stderr,
         )
         return EXIT_USAGE
     log = os.environ.get("KORE_LOG", "").strip().lower()

@@ -14,6 +14,7 @@ from ._common import PROG
 from ._demo import cmd_demo
 from ._export_command import cmd_export
 from ._sync_command import cmd_sync
+from ._watch_command import cmd_watch
 
 __all__ = ["build_parser"]
 
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sync(commands, common)
     _add_count(commands, common)
     _add_serve(commands, common)
+    _add_watch(commands, common)
     return parser
 
 
@@ -188,6 +190,33 @@ def _add_count(commands: Any, common: argparse.ArgumentParser) -> None:
         description="Print how many cases match the filters, with one small request.",
     )
     count.set_defaults(run=cmd_count)
+
+
+def _add_watch(commands: Any, common: argparse.ArgumentParser) -> None:
+    watch = commands.add_parser(
+        "watch",
+        parents=[common, _connection_options(), _filter_options()],
+        help="print a JSON line for each new (or changed, removed) case until Ctrl-C",
+        description=(
+            "Poll for cases matching the filters and print one JSON line per event "
+            '({"event": "added", "case": {...}}) until Ctrl-C. --mode new (default) reports '
+            "cases created from now on (or from --since) with one request per idle poll; "
+            "--mode set also reports changed and removed cases, reading the whole set each "
+            "poll. With --state FILE a restart continues where the last run stopped."
+        ),
+    )
+    _option(watch, "--every", _positive_float, 30.0, "SECONDS", "seconds between polls")
+    watch.add_argument(
+        "--mode",
+        choices=("new", "set"),
+        default="new",
+        help="new: cases created from now on; set: also changes and removals (default: new)",
+    )
+    watch.add_argument(
+        "--state", metavar="FILE", help="keep the position in FILE and resume from it"
+    )
+    watch.add_argument("-q", "--quiet", action="store_true", help="no status line")
+    watch.set_defaults(run=cmd_watch)
 
 
 def _add_serve(commands: Any, common: argparse.ArgumentParser) -> None:
