@@ -43,7 +43,8 @@ async def server() -> AsyncIterator[FakeKoreServer]:
 
 async def start_watch(server: FakeKoreServer, *flags: str) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "kore_cases", "watch", "--every", "0.05", "--rate-limit", "1000000/60", *flags,
+        sys.executable, "-m", "kore_cases", "watch", "--every", "0.05",
+        "--rate-limit", "1000000/60", *flags,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(server),
     )  # fmt: skip
 
