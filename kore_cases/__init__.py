@@ -20,6 +20,7 @@ are private and may change without notice.
 from ._arrow import RecordBatchIterator
 from ._client import CasesClient
 from ._extras import MissingExtraError
+from ._http import AsyncTransport, Request, Response, TransportError
 from ._pagination import CaseIterator, PageIterator
 from ._ratelimit import RateLimit
 from ._retry import Retry
@@ -75,6 +76,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncTransport",
     "Auth",
     "AuthenticationError",
     "BadRequestError",
@@ -108,6 +110,8 @@ __all__ = [
     "RateLimit",
     "RateLimitError",
     "RecordBatchIterator",
+    "Request",
+    "Response",
     "ResponseTooLargeError",
     "ResponseValidationError",
     "Retry",
@@ -118,6 +122,7 @@ __all__ = [
     "SyncProgress",
     "SyncStateError",
     "SyncSummary",
+    "TransportError",
     "UserInfo",
     "UserRef",
     "WatchCursor",

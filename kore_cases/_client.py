@@ -17,6 +17,7 @@ from ._checks import seconds, whole_number
 from ._closing import Closer
 from ._env import client_arguments, configure_logging
 from ._fetch import PageFetcher, decode_page
+from ._http import AsyncTransport, check_transport
 from ._observe import Observer
 from ._page_size import DEFAULT_MAX_PAGE_SIZE, PageSize, PageSizer, check_page_size
 from ._pagination import CaseIterator, PageIterator, TaskOwner, check_pull_arguments
@@ -58,7 +59,6 @@ if TYPE_CHECKING:
         from typing import Unpack
     else:
         from typing_extensions import Unpack
-    from ._transport import Transport
 
 __all__ = ["CasesClient"]
 
@@ -72,7 +72,8 @@ class _Shared:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings  # the creating client's: they shape the session
-        self.transport: Transport | None = None
+        self.transport: AsyncTransport | None = None
+        self.headers: dict[str, str] = {}  # every request's, but its `auth` token
         self.throttle: Throttle | None = None
         self.tasks = TaskOwner()
         self.closer = Closer()  # ends every call in flight when the client closes
@@ -86,27 +87,15 @@ class _Shared:
             raise ClientClosedError("this CasesClient is closed; create a new one")
         if self.transport is not None:
             return
-        # Imported here, not at the top: `import kore_cases` (and every pytest run that
-        # loads our plugin) does not pay for aiohttp until a client opens.
-        from ._transport import Transport
-
         s = self.settings
-        transport = Transport(
-            timeout=s.timeout,
-            connections=s.concurrency,
-            headers={
-                "accountId": s.account_id,
-                "Content-Type": "application/json",
-                "Accept": "application/json",
-                "User-Agent": f"kore-cases/{__version__} python/{platform.python_version()}",
-                **s.extra_headers,
-            },
-            ssl=s.ssl,
-            max_response_bytes=s.max_response_bytes,
-            trace_configs=s.trace_configs,
-        )
-        await transport.open()
-        self.transport = transport
+        self.headers = {
+            "accountId": s.account_id,
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": f"kore-cases/{__version__} python/{platform.python_version()}",
+            **s.extra_headers,
+        }
+        self.transport = _aiohttp_transport(s) if s.transport is None else s.transport
         self.throttle = Throttle(s.concurrency, s.rate_limit)
 
     async def close(self) -> None:
@@ -116,7 +105,7 @@ class _Shared:
         await self.tasks.cancel_all()
         transport, self.transport = self.transport, None
         if transport is not None:
-            await transport.close()
+            await transport.aclose()
 
 
 class CasesClient:
@@ -171,6 +160,10 @@ class CasesClient:
         trace_configs: aiohttp ``TraceConfig`` objects, for metrics on every request.
         hooks: functions to call on each request, response, retry, wait for the budget
             and page handed out, a :class:`kore_cases.hooks.Hooks`.
+        transport: what sends the requests, instead of the default aiohttp session:
+            anything with ``async send(request) -> Response`` and ``async aclose()``
+            (:class:`AsyncTransport`), such as :class:`kore_cases.testing.MockTransport`
+            for tests. The client closes it when it closes.
     """
 
     def __init__(
@@ -197,7 +190,9 @@ class CasesClient:
         max_response_bytes: int = 64 * _MIB,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
         hooks: Hooks | None = None,
+        transport: AsyncTransport | None = None,
     ) -> None:
+        check_transport(transport, ssl=ssl, trace_configs=trace_configs)
         settings = Settings(
             host=check_host(host, allow_insecure_http),
             stream_id=check_stream_id(stream_id),
@@ -221,6 +216,7 @@ class CasesClient:
             max_response_bytes=whole_number("max_response_bytes", max_response_bytes, 1),
             trace_configs=tuple(trace_configs or ()),
             hooks=check_hooks(hooks),
+            transport=transport,
         )
         self._settings = settings
         self._shared = _Shared(settings)
@@ -734,7 +730,21 @@ class CasesClient:
             timeout=s.timeout,
             observer=shared.observer,
             closer=shared.closer,
+            headers=shared.headers,
         )
+
+
+def _aiohttp_transport(s: Settings) -> AsyncTransport:
+    # Imported here, not at the top: `import kore_cases` (and every pytest run that
+    # loads our plugin) does not pay for aiohttp until a client opens.
+    from ._transport import AiohttpTransport
+
+    return AiohttpTransport(
+        connections=s.concurrency,
+        ssl=s.ssl,
+        max_response_bytes=s.max_response_bytes,
+        trace_configs=s.trace_configs,
+    )
 
 
 def _filter_body(filter: CaseFilter | None) -> dict[str, Any]:

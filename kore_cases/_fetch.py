@@ -17,13 +17,13 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import anyio
 import msgspec
 
 from ._closing import Closer
-from ._http import Response, TransportError
+from ._http import AsyncTransport, Request, Response, TransportError
 from ._observe import NULL_OBSERVER, Observer
 from ._redact import server_text
 from ._response import response_details
@@ -47,9 +47,6 @@ from .errors import (
     ServerError,
 )
 from .models import CasesPage
-
-if TYPE_CHECKING:
-    from ._transport import Transport
 
 __all__ = ["PageFetcher", "Unreadable", "check_page_number", "decode_page"]
 
@@ -145,18 +142,20 @@ class PageFetcher:
     def __init__(
         self,
         *,
-        transport: Transport,
+        transport: AsyncTransport,
+        headers: Mapping[str, str],
         throttle: Throttle,
         auth: Auth,
         url: str,
         path: str,
         paging: Paging,
         policy: RetryPolicy,
-        timeout: float | None = None,
+        timeout: float,
         observer: Observer = NULL_OBSERVER,
         closer: Closer | None = None,
     ) -> None:
         self._transport = transport
+        self._headers = dict(headers)  # every request's, but its `auth` token
         self._throttle = throttle
         self._auth = auth
         self._url = url
@@ -261,9 +260,10 @@ class PageFetcher:
         try:
             token = self._auth.token()
             stats.requests += 1
-            response = await self._transport.post(
-                self._url, body, {"auth": token}, timeout=self.timeout
+            request = Request(
+                self._url, headers={**self._headers, "auth": token}, body=body, timeout=self.timeout
             )
+            response = await self._transport.send(request)
         except TransportError as exc:
             what = server_text(str(exc), [token], _MAX_SERVER_MESSAGE)
             elapsed = time.monotonic() - started

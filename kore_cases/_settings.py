@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal, TypedDict
 from urllib.parse import SplitResult, urlsplit
 
 from ._checks import seconds
+from ._http import AsyncTransport
 from ._page_size import PageSize
 from ._ratelimit import RateLimit
 from ._retry import Retry
@@ -75,6 +76,7 @@ class Settings:
     max_response_bytes: int
     trace_configs: tuple[aiohttp.TraceConfig, ...] = field(repr=False)
     hooks: Hooks | None = field(default=None, repr=False)
+    transport: AsyncTransport | None = field(default=None, repr=False)
 
     @property
     def path(self) -> str:
@@ -113,6 +115,7 @@ class ClientOptions(TypedDict, total=False):
     max_response_bytes: int
     trace_configs: Sequence[aiohttp.TraceConfig] | None
     hooks: Hooks | None
+    transport: AsyncTransport | None
 
 
 class EnvOptions(ClientOptions, total=False):

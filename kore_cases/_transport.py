@@ -13,78 +13,78 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl as ssl_module
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import aiohttp
 
-from ._http import Response, TransportError
+from ._http import Request, Response, TransportError
 from .errors import ResponseTooLargeError
 
-__all__ = ["Transport"]
+__all__ = ["AiohttpTransport"]
 
 
-class Transport:
-    """An aiohttp session for one client: opened once, reused by every request."""
+class AiohttpTransport:
+    """The default transport: one aiohttp session for one client, reused by every request.
+
+    The session is created by the first request, inside the event loop that uses it.
+    Every header comes with the request (:class:`~kore_cases._http.Request`); the session
+    adds none of its own but aiohttp's defaults.
+    """
 
     def __init__(
         self,
         *,
-        timeout: float,
         connections: int,
-        headers: Mapping[str, str],
         ssl: ssl_module.SSLContext | None,
         max_response_bytes: int,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
     ) -> None:
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._connections = connections
-        self._headers = dict(headers)
         # None means aiohttp's default: verify certificates against the system store.
         self._ssl: ssl_module.SSLContext | bool = ssl if ssl is not None else True
         self._max_response_bytes = max_response_bytes
         self._trace_configs = list(trace_configs or ())
         self._session: aiohttp.ClientSession | None = None
+        self._closed = False
 
-    async def open(self) -> None:
-        """Create the session; must run inside the event loop that will use it."""
+    def _open_session(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("transport is closed")
         connector = aiohttp.TCPConnector(limit=self._connections, ssl=self._ssl)
         self._session = aiohttp.ClientSession(
-            connector=connector,
-            headers=self._headers,
-            timeout=self._timeout,
-            trace_configs=self._trace_configs or None,
+            connector=connector, trace_configs=self._trace_configs or None
         )
+        return self._session
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Close the session and its connections (idempotent)."""
+        self._closed = True
         session, self._session = self._session, None
         if session is not None:
             await session.close()
 
-    async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float | None = None
-    ) -> Response:
-        """POST ``body`` and return the whole answer, or raise :class:`TransportError`.
-
-        ``timeout`` replaces the session's total timeout for this request.
-        """
-        session = self._session
-        if session is None:
-            raise RuntimeError("transport is closed")
-        limit = self._timeout if timeout is None else aiohttp.ClientTimeout(total=timeout)
+    async def send(self, request: Request) -> Response:
+        """Send ``request``; return the whole answer, or raise :class:`TransportError`."""
+        session = self._session or self._open_session()
+        limit = aiohttp.ClientTimeout(total=request.timeout)
         # The cause is not chained: some aiohttp errors carry the request's headers,
         # and with them the token. The message is built inside `except`, raised outside.
         failure: TransportError
         try:
             # No redirects: following one would send the token to wherever it points.
-            async with session.post(
-                url, data=body, headers=headers, allow_redirects=False, timeout=limit
+            async with session.request(
+                request.method,
+                request.url,
+                data=request.body,
+                headers=request.headers,
+                allow_redirects=False,
+                timeout=limit,
             ) as resp:
                 payload = await self._read(resp)
-                return Response(resp.status, resp.headers, payload)
+                return Response(resp.status, headers=resp.headers, body=payload)
         except asyncio.TimeoutError:
             failure = TransportError(
-                f"no complete answer within the {limit.total:g} s timeout", timeout=True
+                f"no complete answer within the {request.timeout:g} s timeout", timeout=True
             )
         except aiohttp.ClientError as exc:
             failure = _failure(exc)

@@ -12,7 +12,12 @@ injected faults. It serves our own tests, demos and benchmarks, and your integra
         ...  # point the client at server.url, server.stream_id, server.account_id
         assert server.stats.attempts_per_page[2] == 3
 
-Cases change while it runs, for testing code that watches or syncs them (``updatedAt``
+``MockTransport`` answers a client's requests with a function instead, without a server
+or a socket, for tests that need only canned answers::
+
+    client = CasesClient(..., transport=MockTransport(lambda request: Response(503)))
+
+Cases of the fake server change while it runs, for testing code that watches or syncs them (``updatedAt``
 moves past every earlier timestamp on each change, ``createdAt`` of a new case past
 everything served)::
 
@@ -31,6 +36,7 @@ The same is reachable over HTTP under ``/_admin`` (see ``kore_cases.testing._adm
 from ._admin import ADMIN_PREFIX
 from ._churn import Churn
 from ._data import CURRENT_USER_ID
+from ._mock import MockTransport
 from ._server import FAULT_KINDS, FakeKoreServer, Fault, RequestRecord, ServerStats
 
 __all__ = [
@@ -40,6 +46,7 @@ __all__ = [
     "Churn",
     "FakeKoreServer",
     "Fault",
+    "MockTransport",
     "RequestRecord",
     "ServerStats",
 ]
