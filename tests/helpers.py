@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from aiohttp import web
 
-from kore_cases import CasesClient
+from kore_cases import CasesClient, Request, Response
 from kore_cases._wire import GET_CASES_PATH
-from kore_cases.testing import FakeKoreServer
+from kore_cases.testing import FakeKoreServer, MockTransport
 
 ENDPOINT = GET_CASES_PATH.format(stream_id="st-1")
 """The getCases path of a :class:`serve` server (its stream id is ``st-1``)."""
@@ -66,3 +67,57 @@ class serve:
     async def __aexit__(self, *exc_info: object) -> None:
         assert self._runner is not None
         await self._runner.cleanup()
+
+
+SAMPLE = json.loads((Path(__file__).parent / "data" / "sample_response.json").read_bytes())
+"""Kore's documented sample answer (one case)."""
+
+
+def page_payload(
+    page: int = 1,
+    limit: int = 50,
+    results: list[Any] | None = None,
+    total_results: int | None = None,
+    total_pages: int = 1,
+) -> dict[str, Any]:
+    """A getCases answer: the sample's case unless ``results`` says otherwise."""
+    cases = SAMPLE["results"] if results is None else results
+    return {
+        "results": cases,
+        "page": page,
+        "limit": limit,
+        "hasMore": page < total_pages,
+        "totalPages": total_pages,
+        "totalResults": len(cases) if total_results is None else total_results,
+    }
+
+
+Answer = Union[Response, Exception, Callable[[Request], Response]]  # noqa: UP007 (3.10)
+
+
+class Canned:
+    """A :class:`MockTransport` handler giving ``answers`` in turn, the last one for good.
+
+    An answer is a :class:`Response`, an exception to raise (``TransportError`` plays a
+    failed connection) or a function of the request. ``requests`` keeps what was sent.
+    """
+
+    def __init__(self, *answers: Answer) -> None:
+        self._answers = answers
+        self.requests: list[Request] = []
+
+    def __call__(self, request: Request) -> Response:
+        self.requests.append(request)
+        answer = self._answers[min(len(self.requests), len(self._answers)) - 1]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer if isinstance(answer, Response) else answer(request)
+
+    @property
+    def tokens(self) -> list[str]:
+        """The ``auth`` header of every request, in order."""
+        return [request.headers["auth"] for request in self.requests]
+
+    def transport(self) -> MockTransport:
+        """A transport answering with this."""
+        return MockTransport(self)

@@ -1,20 +1,22 @@
-"""CasesClient: configuration checks, lifecycle, request building and error mapping.
+"""CasesClient: configuration checks, lifecycle, request building, the aiohttp transport.
 
-Every HTTP exchange here goes through the ``mock_http`` (aioresponses) fixture.
+Every HTTP exchange here goes through the ``mock_http`` (aioresponses) fixture, the way
+users of the SDK can mock it too. What each answer becomes (statuses, bodies) is in
+``test_error_mapping.py``, with canned answers through ``MockTransport``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import anyio
 import msgspec
 import pytest
-from aioresponses import CallbackResult, aioresponses
+from aioresponses import aioresponses
+from helpers import SAMPLE, page_payload
 from joserfc import jwt
 from joserfc.jwk import OctKey
 from yarl import URL
@@ -23,23 +25,15 @@ from kore_cases import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
     Case,
     CaseFilter,
     CasesClient,
     CasesPage,
     ClientClosedError,
     JwtAuth,
-    KoreCasesError,
-    NotFoundError,
-    PaginationError,
-    PermissionDeniedError,
     RateLimit,
-    RateLimitError,
     ResponseTooLargeError,
     ResponseValidationError,
-    ServerError,
     StaticToken,
 )
 
@@ -52,7 +46,6 @@ STATIC = "eyJhbGciOiJIUzI1NiJ9.eyJhcHBJZCI6ImNzLTEifQ.c3RhdGljLXRva2VuLXNpZ25hdH
 PATH = f"/caseManagement/api/public/analytics/{STREAM}/getCases"
 ENDPOINT = HOST + PATH
 KEY = ("POST", URL(ENDPOINT))
-SAMPLE = json.loads((Path(__file__).parent / "data" / "sample_response.json").read_bytes())
 
 BROWSER_HEADERS = {
     "sec-ch-ua",
@@ -74,24 +67,6 @@ def make_client(**options: Any) -> CasesClient:
     settings.update(options)
     auth = settings.pop("auth", JwtAuth(CLIENT_ID, SECRET))
     return CasesClient(HOST, STREAM, ACCOUNT, auth, **settings)
-
-
-def page_payload(
-    page: int = 1,
-    limit: int = 50,
-    results: list[Any] | None = None,
-    total_results: int | None = None,
-    total_pages: int = 1,
-) -> dict[str, Any]:
-    cases = SAMPLE["results"] if results is None else results
-    return {
-        "results": cases,
-        "page": page,
-        "limit": limit,
-        "hasMore": page < total_pages,
-        "totalPages": total_pages,
-        "totalResults": len(cases) if total_results is None else total_results,
-    }
 
 
 def calls(mock_http: aioresponses) -> list[Any]:
@@ -609,251 +584,6 @@ async def test_bad_page_names_the_page_argument(mock_http: aioresponses, page: A
     assert calls(mock_http) == []
 
 
-# -- error mapping: statuses never retried -----------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("status", "error", "hint"),
-    [
-        (400, BadRequestError, "filter"),
-        (401, AuthenticationError, "client id"),
-        (403, PermissionDeniedError, "scope"),
-        (404, NotFoundError, "stream id"),
-    ],
-)
-async def test_client_errors_are_not_retried(
-    mock_http: aioresponses, status: int, error: type[APIStatusError], hint: str
-) -> None:
-    body = {"errors": [{"msg": f"the server says no ({status})", "code": status}]}
-    mock_http.post(ENDPOINT, status=status, payload=body, repeat=True)
-    async with make_client(max_retries=5) as client:
-        with pytest.raises(error) as info:
-            await client.get_page(page=2)
-    err = info.value
-    assert type(err) is error
-    assert len(calls(mock_http)) == 1
-    assert err.status_code == status
-    assert err.server_message == f"the server says no ({status})"
-    assert f"the server says no ({status})" in str(err)
-    assert PATH in str(err)
-    assert err.path == PATH
-    assert err.page == 2
-    assert hint in str(err)
-    assert_no_secrets(err, sent_tokens(mock_http))
-
-
-async def test_server_message_from_plain_text(mock_http: aioresponses) -> None:
-    mock_http.post(
-        ENDPOINT, status=403, body="Access denied for this app", content_type="text/plain"
-    )
-    async with make_client() as client:
-        with pytest.raises(PermissionDeniedError) as info:
-            await client.get_page()
-    assert info.value.server_message == "Access denied for this app"
-    assert "Access denied for this app" in str(info.value)
-
-
-async def test_several_server_messages_are_joined(mock_http: aioresponses) -> None:
-    body = {"errors": [{"msg": "bad status"}, {"msg": "bad priority"}]}
-    mock_http.post(ENDPOINT, status=400, payload=body)
-    async with make_client() as client:
-        with pytest.raises(BadRequestError) as info:
-            await client.get_page()
-    assert info.value.server_message == "bad status; bad priority"
-
-
-async def test_long_server_message_is_shortened(mock_http: aioresponses) -> None:
-    mock_http.post(ENDPOINT, status=400, body="x" * 5000, content_type="text/plain")
-    async with make_client() as client:
-        with pytest.raises(BadRequestError) as info:
-            await client.get_page()
-    assert info.value.server_message is not None
-    assert len(info.value.server_message) <= 300
-    assert len(str(info.value)) < 1000
-
-
-async def test_echoed_token_is_redacted(mock_http: aioresponses) -> None:
-    def echo(url: URL, **kwargs: Any) -> CallbackResult:
-        token = kwargs["headers"]["auth"]
-        body = json.dumps({"errors": [{"msg": f"invalid token {token}"}]})
-        return CallbackResult(status=401, body=body, content_type="application/json")
-
-    mock_http.post(ENDPOINT, callback=echo)
-    async with make_client() as client:
-        with pytest.raises(AuthenticationError) as info:
-            await client.get_page()
-    tokens = sent_tokens(mock_http)
-    assert len(tokens) == 1
-    assert_no_secrets(info.value, tokens)
-    assert "invalid token ***" in str(info.value)
-
-
-# -- error mapping: retried statuses ----------------------------------------------------
-
-
-@pytest.mark.parametrize("status", [500, 502, 503, 504])
-async def test_server_errors_are_retried_then_raised(mock_http: aioresponses, status: int) -> None:
-    mock_http.post(ENDPOINT, status=status, body="upstream failed", repeat=True)
-    async with make_client(max_retries=2) as client:
-        with pytest.raises(ServerError) as info:
-            await client.get_page()
-    err = info.value
-    assert len(calls(mock_http)) == 3
-    assert err.status_code == status
-    assert "3 attempts" in str(err)
-    assert err.server_message == "upstream failed"
-    assert_no_secrets(err, sent_tokens(mock_http))
-
-
-async def test_408_is_retried_and_is_not_a_server_error(mock_http: aioresponses) -> None:
-    mock_http.post(ENDPOINT, status=408, repeat=True)
-    async with make_client(max_retries=3) as client:
-        with pytest.raises(APIStatusError) as info:
-            await client.get_page()
-    assert not isinstance(info.value, ServerError)
-    assert info.value.status_code == 408
-    assert len(calls(mock_http)) == 4
-    assert "4 attempts" in str(info.value)
-
-
-async def test_zero_retries_means_one_attempt(mock_http: aioresponses) -> None:
-    mock_http.post(ENDPOINT, status=503, repeat=True)
-    async with make_client(max_retries=0) as client:
-        with pytest.raises(ServerError):
-            await client.get_page()
-    assert len(calls(mock_http)) == 1
-
-
-async def test_server_error_then_success(mock_http: aioresponses) -> None:
-    mock_http.post(ENDPOINT, status=503)
-    mock_http.post(ENDPOINT, status=502)
-    mock_http.post(ENDPOINT, payload=page_payload())
-    async with make_client(max_retries=2) as client:
-        page = await client.get_page()
-    assert page.total_results == 1
-    assert len(calls(mock_http)) == 3
-
-
-async def test_429_with_short_retry_after_is_retried(mock_http: aioresponses) -> None:
-    mock_http.post(ENDPOINT, status=429, headers={"Retry-After": "0.01"})
-    mock_http.post(ENDPOINT, payload=page_payload())
-    async with make_client() as client:
-        with anyio.fail_after(2.0):
-            page = await client.get_page()
-    assert page.results[0].ref_id == "CS000100"
-    assert len(calls(mock_http)) == 2
-
-
-async def test_429_until_retries_run_out(mock_http: aioresponses) -> None:
-    body = {"errors": [{"msg": "Rate limit for this API has been reached. Please try again later"}]}
-    mock_http.post(ENDPOINT, status=429, payload=body, headers={"Retry-After": "0.01"}, repeat=True)
-    async with make_client(max_retries=2) as client:
-        with anyio.fail_after(3.0), pytest.raises(RateLimitError) as info:
-            await client.get_page()
-    err = info.value
-    assert len(calls(mock_http)) == 3
-    assert err.status_code == 429
-    assert err.retry_after == 0.01
-    assert "Rate limit for this API has been reached" in str(err)
-    assert "3 attempts" in str(err)
-
-
-async def test_429_beyond_max_retry_after_is_raised_at_once(mock_http: aioresponses) -> None:
-    mock_http.post(ENDPOINT, status=429, headers={"Retry-After": "120"}, repeat=True)
-    async with make_client(max_retries=5, max_retry_after=60.0) as client:
-        with anyio.fail_after(1.0), pytest.raises(RateLimitError) as info:
-            await client.get_page()
-    err = info.value
-    assert len(calls(mock_http)) == 1
-    assert err.retry_after == 120.0
-    assert err.status_code == 429
-    assert "max_retry_after" in str(err)
-
-
-async def test_client_usable_soon_after_a_refused_long_retry_after(
-    mock_http: aioresponses,
-) -> None:
-    # A Retry-After beyond max_retry_after is "not slept on but raised so that the
-    # caller can decide"; the client must not then sleep it out on the next call.
-    mock_http.post(ENDPOINT, status=429, headers={"Retry-After": "3600"})
-    mock_http.post(ENDPOINT, payload=page_payload())
-    async with make_client(max_retry_after=0.2) as client:
-        with pytest.raises(RateLimitError):
-            await client.get_page()
-        with anyio.fail_after(1.0):
-            page = await client.get_page()
-    assert page.total_results == 1
-
-
-# -- error mapping: bodies -------------------------------------------------------------------
-
-
-async def test_200_html_is_retried_then_connection_error(mock_http: aioresponses) -> None:
-    mock_http.post(
-        ENDPOINT,
-        body="<html><body>502 Bad Gateway</body></html>",
-        content_type="text/html",
-        repeat=True,
-    )
-    async with make_client(max_retries=2) as client:
-        with pytest.raises(APIConnectionError) as info:
-            await client.get_page()
-    err = info.value
-    assert type(err) is APIConnectionError
-    assert len(calls(mock_http)) == 3
-    assert "not JSON" in str(err)
-    assert "3 attempts" in str(err)
-    assert err.page == 1
-
-
-@pytest.mark.parametrize(
-    "body", ['{"results": [{"_id": "ci-1"}', '{"results": [}', "", "null", '"text"']
-)
-async def test_unreadable_200_is_retried_then_succeeds(mock_http: aioresponses, body: str) -> None:
-    mock_http.post(ENDPOINT, body=body)
-    mock_http.post(ENDPOINT, payload=page_payload())
-    async with make_client(max_retries=2) as client:
-        page = await client.get_page()
-    assert page.total_results == 1
-    assert len(calls(mock_http)) == 2
-
-
-async def test_wrong_shape_is_a_validation_error_not_retried(mock_http: aioresponses) -> None:
-    case = dict(SAMPLE["results"][0])
-    del case["_id"]
-    mock_http.post(ENDPOINT, payload=page_payload(page=2, results=[case]), repeat=True)
-    async with make_client(max_retries=3) as client:
-        with pytest.raises(ResponseValidationError) as info:
-            await client.get_page(page=2)
-    err = info.value
-    assert len(calls(mock_http)) == 1
-    assert err.json_path == "$.results[0]"
-    assert err.page == 2
-    assert err.path == PATH
-    assert "page 2" in str(err)
-
-
-async def test_wrong_envelope_type_names_its_path(mock_http: aioresponses) -> None:
-    payload = page_payload()
-    payload["totalResults"] = "many"
-    mock_http.post(ENDPOINT, payload=payload)
-    async with make_client() as client:
-        with pytest.raises(ResponseValidationError) as info:
-            await client.get_page()
-    assert info.value.json_path == "$.totalResults"
-
-
-async def test_other_page_than_asked_is_a_pagination_error(mock_http: aioresponses) -> None:
-    mock_http.post(ENDPOINT, payload=page_payload(page=1, total_pages=3), repeat=True)
-    async with make_client() as client:
-        with pytest.raises(PaginationError) as info:
-            await client.get_page(page=2)
-    err = info.value
-    assert len(calls(mock_http)) == 1
-    assert "paging='skip'" in str(err)
-    assert err.page == 2
-
-
 # -- error mapping: transport --------------------------------------------------------------
 
 
@@ -940,13 +670,6 @@ async def test_redirect_is_not_followed(mock_http: aioresponses) -> None:
     assert elsewhere in str(err)
     assert list(mock_http.requests) == [KEY]
     assert len(calls(mock_http)) == 1
-
-
-async def test_errors_share_the_root(mock_http: aioresponses) -> None:
-    mock_http.post(ENDPOINT, status=404)
-    async with make_client() as client:
-        with pytest.raises(KoreCasesError):
-            await client.get_page()
 
 
 # -- a failing token must not cost a turn ---------------------------------------------------

@@ -17,9 +17,9 @@ or a socket, for tests that need only canned answers::
 
     client = CasesClient(..., transport=MockTransport(lambda request: Response(503)))
 
-Cases of the fake server change while it runs, for testing code that watches or syncs them (``updatedAt``
-moves past every earlier timestamp on each change, ``createdAt`` of a new case past
-everything served)::
+Cases of the fake server change while it runs, for testing code that watches or syncs
+them (``updatedAt`` moves past every earlier timestamp on each change, ``createdAt`` of a
+new case past everything served)::
 
     ids = server.create_cases(3)                   # newest first in the next answer
     server.update_case(ids[0], status="In Progress", priority="High", assignee="Maya Chen")
