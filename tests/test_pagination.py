@@ -363,3 +363,16 @@ def _other_tasks() -> list[asyncio.Task[Any]]:
         for t in asyncio.all_tasks()
         if not t.done() and getattr(t.get_coro(), "__qualname__", "") == "_fetch"
     ]
+
+
+async def test_a_rate_slot_stays_taken_until_a_window_after_the_response() -> None:
+    # Responses (0.25 s) take longer
+    # than the window (0.15 s); a limiter that freed slots one window after the *send*
+    # would let the next burst arrive inside the server's window and earn 429s.
+    async with (
+        FakeKoreServer(cases=300, rate_limits=[(3, 0.15)], latency=0.25, seed=1) as srv,
+        client_for(srv, page_size=50, concurrency=6, rate_limit=RateLimit((3, 0.15))) as client,
+    ):
+        ids = await pull_ids(client)
+        assert ids == srv.case_ids()
+        assert srv.stats.rate_limited == 0
