@@ -9,6 +9,7 @@ there; at worst the month in progress is read again.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import math
@@ -115,6 +116,7 @@ class _Run:
 
     async def newest(self, case_filter: CaseFilter) -> CaseKey | None:
         """The newest case matching ``case_filter`` (one request of one case)."""
+        self.plan_requests("newest", 1)
         page = await self.client.get_page(case_filter, page=1, page_size=1, model=msgspec.Raw)
         self.count_requests(1)
         return case_key(page.results[0]) if page.results else None
@@ -157,6 +159,14 @@ class _Run:
         self.progress.requests_planned = max(planned, self.progress.requests)
         self.on_progress(self.progress)
 
+    def plan_older(self, pending: Pending) -> None:
+        """Estimate the unresolved pull (and its probes) from the last run's unresolved set."""
+        if not pending.has_unresolved:
+            return
+        end = pending.unresolved_end_ms
+        older = sum(1 for c in self.state.unresolved.values() if end is None or c <= end)
+        self.plan_requests("unresolved", max(1, math.ceil(older / self.page_limit())))
+
     def plan_requests(self, name: str, requests: int) -> None:
         self._planned_by_pull[name] = requests
 
@@ -181,9 +191,12 @@ class _Run:
         elif key.id not in changes.incoming:
             self.summary.unchanged += 1
 
-    def settle(self, month: str, changes: MonthChanges) -> None:
+    async def settle(self, month: str, changes: MonthChanges) -> None:
         """Merge one month's changes into its file and the index, and its unresolved cases."""
-        removed, fields = self.dataset.settle(month, changes, self.state.field_columns)
+        # In a thread: the pull's prefetched requests go on while the file is written.
+        removed, fields = await asyncio.to_thread(
+            self.dataset.settle, month, changes, self.state.field_columns
+        )
         if changes.incoming or removed:
             self.summary.months_written += 1
             self.progress.months_written += 1
@@ -248,21 +261,23 @@ class _Run:
                     month = key.month
                     if current is not None and month < current:
                         boundary = next_month_start(month)
-                        self.settle_before(boundary, months, waiting, covered)
+                        await self.settle_before(boundary, months, waiting, covered)
                         pending.next_end_ms = boundary
                         save_state(self.dataset.root, self.state)
                     current = month
                     self.classify(key, months.setdefault(month, MonthChanges()))
-        self.settle_before(
+        await self.settle_before(
             None if lowest is None else month_start(month_of(lowest)), months, waiting, covered
         )
+        if NO_MONTH in months:  # cases without a readable createdAt: merged, never settled
+            await self.settle(NO_MONTH, months.pop(NO_MONTH))
         if late.incoming:
-            self.settle_late(late)
+            await self.settle_late(late)
         pending.recent_done = True
         pending.next_end_ms = None
         save_state(self.dataset.root, self.state)
 
-    def settle_before(
+    async def settle_before(
         self,
         boundary: int | None,
         months: dict[str, MonthChanges],
@@ -280,10 +295,10 @@ class _Run:
             if month != NO_MONTH:
                 changes.covered.append(covered)
             waiting.discard(month)
-            self.settle(month, changes)
+            await self.settle(month, changes)
             self.report("recent")
 
-    def settle_late(self, late: MonthChanges) -> None:
+    async def settle_late(self, late: MonthChanges) -> None:
         by_month: dict[str, MonthChanges] = {}
         for case_id, key in late.incoming.items():
             changes = by_month.setdefault(key.month, MonthChanges())
@@ -292,7 +307,7 @@ class _Run:
             if key.unresolved and key.created_ms is not None:
                 changes.unresolved[case_id] = key.created_ms
         for month, changes in sorted(by_month.items()):
-            self.settle(month, changes)
+            await self.settle(month, changes)
 
     async def older(self, pending: Pending) -> None:
         """The unresolved pull, then probes for the cases that left the unresolved set."""
@@ -337,7 +352,7 @@ class _Run:
             for case_id in changes.returned:
                 if case_id not in changes.unresolved:
                     changes.resolved.add(case_id)
-            self.settle(month, changes)
+            await self.settle(month, changes)
 
 
 def _months_of(window: Range) -> Iterable[str]:
@@ -397,6 +412,7 @@ async def run_sync(
     else:
         summary.resumed = True
     summary.first = pending.first
+    run.plan_older(pending)
     await run.recent(pending)
     await run.older(pending)
     dataset.conform_all(state.field_columns)
