@@ -103,8 +103,9 @@ async def second_sync(cases: int, page: int, directory: Path) -> tuple[Run, Run]
         needs = second_sync_needs(server, high_water, REFRESH, page, left=resolved)
         bound = min(needs, math.floor(0.10 * first_requests))
         equal = dataset_set(directory) == server_set(server)
-        first = Run("first sync (aged data)", cases, first_requests, first_requests, first_wall, True)
-        second = Run("second sync, after 1% changes", cases, server.stats.requests, bound, wall, equal)
+        requests = server.stats.requests
+        first = Run("first sync, aged data", cases, first_requests, first_requests, first_wall, True)
+        second = Run("second sync, 1% changed", cases, requests, bound, wall, equal)
         return first, second
 
 
