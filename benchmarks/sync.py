@@ -104,7 +104,7 @@ async def second_sync(cases: int, page: int, directory: Path) -> tuple[Run, Run]
         bound = min(needs, math.floor(0.10 * first_requests))
         equal = dataset_set(directory) == server_set(server)
         requests = server.stats.requests
-        first = Run("first sync, aged data", cases, first_requests, first_requests, first_wall, True)
+        first = Run("first sync, aged", cases, first_requests, first_requests, first_wall, True)
         second = Run("second sync, 1% changed", cases, requests, bound, wall, equal)
         return first, second
 
