@@ -110,16 +110,20 @@ async def test_cases_deleted_or_leaving_the_filter_leave_the_dataset(tmp_path: P
     assert summary.removed == 4
 
 
-async def test_a_sync_of_a_filter_with_a_start_date_keeps_to_it(tmp_path: Path) -> None:
+async def test_a_sync_of_a_filter_with_dates_keeps_to_them(tmp_path: Path) -> None:
     async with FakeKoreServer(cases=1_500, max_page_size=50) as server:
-        since = "2025-03-01T00:00:00.000Z"
-        async with client_for(server, page_size="max") as client:
-            await client.sync(tmp_path, CaseFilter(start_date=since, priority=["high"]))
-            server.update_case(server.case_ids({"priority": ["high"]})[0], priority="Low")
-            await client.sync(tmp_path, CaseFilter(start_date=since, priority=["high"]))
-        assert dataset_set(tmp_path) == server_set(
-            server, {"startDate": since, "priority": ["high"]}
-        )
+        since, until = "2025-03-01T00:00:00.000Z", "2025-05-01"
+        flt = CaseFilter(start_date=since, end_date=until, priority=["high"])
+        body = flt.to_body()
+        async with server.client(page_size="max") as client:
+            await client.sync(tmp_path, flt)
+            assert dataset_set(tmp_path) == server_set(server, body)
+            # The newest case, and the oldest unresolved one, leave the filter's set.
+            server.update_case(server.case_ids(body)[0], priority="Low")
+            server.update_case(server.case_ids({**body, "unresolved": True})[-1], priority="Low")
+            summary = await client.sync(tmp_path, flt, refresh_days=10)
+        assert dataset_set(tmp_path) == server_set(server, body)
+    assert (summary.removed, summary.probes) == (2, 1)
 
 
 async def test_a_full_refresh_rebuilds_even_after_a_filter_change(tmp_path: Path) -> None:

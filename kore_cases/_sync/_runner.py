@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,15 +58,12 @@ def _iso(ms: int | None) -> str | None:
 
 
 def _bound_ms(value: Any, *, end: bool) -> int | None:
-    """A filter's ``start_date``/``end_date`` as epoch ms (a date-only end: its last ms)."""
+    """A filter's ``start_date``/``end_date`` as the instant it sends (epoch ms)."""
     if value is None:
         return None
-    body = CaseFilter(start_date=value).to_body()["startDate"]
-    if len(body) == 10:  # a whole UTC day
-        day = date.fromisoformat(body)
-        first = ms_from_datetime(datetime(day.year, day.month, day.day, tzinfo=timezone.utc))
-        return first + DAY_MS - 1 if end else first
-    return ms_from_datetime(datetime.fromisoformat(body.replace("Z", "+00:00")))
+    field, key = ("end_date", "endDate") if end else ("start_date", "startDate")
+    sent: str = CaseFilter(**{field: value}).to_body()[key]
+    return ms_from_datetime(datetime.fromisoformat(sent.replace("Z", "+00:00")))
 
 
 class _Run:
