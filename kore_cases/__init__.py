@@ -38,6 +38,7 @@ from ._watch import (
     WatchMode,
     WatchStats,
 )
+from ._windows import TimeWindow, WindowedPages
 from .auth import Auth, JwtAuth, StaticToken
 from .errors import (
     APIConnectionError,
@@ -122,6 +123,7 @@ __all__ = [
     "SyncProgress",
     "SyncStateError",
     "SyncSummary",
+    "TimeWindow",
     "TransportError",
     "UserInfo",
     "UserRef",
@@ -129,6 +131,7 @@ __all__ = [
     "WatchEvent",
     "WatchMode",
     "WatchStats",
+    "WindowedPages",
     "__version__",
     "page_decoder",
 ]

@@ -13,29 +13,17 @@ lacks is null there), so the table has one schema.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 
 from ._extras import import_extra
+from ._pagination import PageSource
 from ._stats import PullStats
-from .models import CasesPage
 from .tables import RAW_COLUMN, field_columns_of, flat_record_batch, flat_row, flat_schema
 
 __all__ = ["RecordBatchIterator", "collect_table", "require_pyarrow"]
-
-
-class _Pages(Protocol):
-    """What a page iterator offers: ``iter_pages()``'s and the windowed one alike."""
-
-    stats: PullStats
-
-    def __aiter__(self) -> AsyncIterator[CasesPage[Any]]: ...
-
-    async def __anext__(self) -> CasesPage[Any]: ...
-
-    async def aclose(self) -> None: ...
 
 
 def require_pyarrow(what: str) -> Any:
@@ -52,7 +40,7 @@ class RecordBatchIterator:
 
     def __init__(
         self,
-        pages: _Pages,
+        pages: PageSource[dict[str, Any]],
         *,
         field_columns: Sequence[str] = (),
         raw: bool = False,
@@ -74,8 +62,12 @@ class RecordBatchIterator:
     @property
     def resume_page(self) -> int:
         """Where a new pull would continue: every page before it was turned into a batch."""
-        page: int = getattr(self._pages, "resume_page", 1)
-        return page
+        return self._pages.resume_page
+
+    @property
+    def total_results(self) -> int | None:
+        """The pull's ``totalResults`` once known (``None`` before)."""
+        return self._pages.total_results
 
     @property
     def schema(self) -> Any:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import msgspec
 
 from ._arrow import RecordBatchIterator, collect_table
+from ._case_ids import CaseKeys
 from ._checks import seconds, whole_number
 from ._closing import Closer
 from ._env import client_arguments, configure_logging
@@ -20,7 +21,12 @@ from ._fetch import PageFetcher, decode_page
 from ._http import AsyncTransport, check_transport
 from ._observe import Observer
 from ._page_size import DEFAULT_MAX_PAGE_SIZE, PageSize, PageSizer, check_page_size
-from ._pagination import CaseIterator, PageIterator, TaskOwner, check_pull_arguments
+from ._pagination import (
+    CaseIterator,
+    PageIterator,
+    TaskOwner,
+    check_pull_arguments,
+)
 from ._ratelimit import DEFAULT_RATE_LIMIT, RateLimit
 from ._retry import Retry
 from ._settings import (
@@ -46,6 +52,7 @@ from ._sync import SyncProgress, SyncSummary, run_sync
 from ._throttle import Throttle
 from ._version import __version__
 from ._watch import CaseWatch, WatchCursor, WatchMode
+from ._windows import TimeWindow, WindowedPages, WindowSize, check_window, window_order
 from .auth import Auth
 from .errors import ClientClosedError
 from .filters import CaseFilter, DateLike
@@ -493,6 +500,7 @@ class CasesClient:
         ordered: bool = True,
         start_page: int = 1,
         dedupe: bool = True,
+        window: None = None,
     ) -> PageIterator[Case]: ...
 
     @overload
@@ -504,7 +512,33 @@ class CasesClient:
         model: type[T],
         start_page: int = 1,
         dedupe: bool = True,
+        window: None = None,
     ) -> PageIterator[T]: ...
+
+    @overload
+    def iter_pages(
+        self,
+        filter: CaseFilter | None = None,
+        *,
+        ordered: bool = True,
+        start_page: int = 1,
+        dedupe: bool = True,
+        window: WindowSize,
+        start_window: TimeWindow | None = None,
+    ) -> WindowedPages[Case]: ...
+
+    @overload
+    def iter_pages(
+        self,
+        filter: CaseFilter | None = None,
+        *,
+        ordered: bool = True,
+        model: type[T],
+        start_page: int = 1,
+        dedupe: bool = True,
+        window: WindowSize,
+        start_window: TimeWindow | None = None,
+    ) -> WindowedPages[T]: ...
 
     def iter_pages(
         self,
@@ -514,14 +548,18 @@ class CasesClient:
         model: Any = Case,
         start_page: int = 1,
         dedupe: bool = True,
-    ) -> PageIterator[Any]:
+        window: WindowSize | None = None,
+        start_window: TimeWindow | None = None,
+    ) -> PageIterator[Any] | WindowedPages[Any]:
         """Iterate over the pages of every case matching ``filter``, fetched concurrently.
 
         Same options as :meth:`iter_cases`; empty pages are not yielded. When the data
         moves during the pull, pages are re-read; with ``dedupe=True`` their cases
-        already yielded are removed from ``results``.
+        already yielded are removed from ``results``. With ``window=``, the pages are
+        those of each creation-date window in turn (their ``page`` numbers count within
+        the window).
         """
-        return self._pages(filter, model, ordered, start_page, dedupe, None)
+        return self._pages(filter, model, ordered, start_page, dedupe, None, window, start_window)
 
     @overload
     def iter_cases(
@@ -532,6 +570,8 @@ class CasesClient:
         ordered: bool = True,
         start_page: int = 1,
         dedupe: bool = True,
+        window: WindowSize | None = None,
+        start_window: TimeWindow | None = None,
     ) -> CaseIterator[Case]: ...
 
     @overload
@@ -544,6 +584,8 @@ class CasesClient:
         model: type[T],
         start_page: int = 1,
         dedupe: bool = True,
+        window: WindowSize | None = None,
+        start_window: TimeWindow | None = None,
     ) -> CaseIterator[T]: ...
 
     def iter_cases(
@@ -555,6 +597,8 @@ class CasesClient:
         model: Any = Case,
         start_page: int = 1,
         dedupe: bool = True,
+        window: WindowSize | None = None,
+        start_window: TimeWindow | None = None,
     ) -> CaseIterator[Any]:
         """Iterate over every case matching ``filter``: ``async for case in ...``.
 
@@ -574,13 +618,25 @@ class CasesClient:
             dedupe: never yield a case id twice, even when new cases shift pages during
                 the pull. It keeps a hash of each id yielded: about 100 bytes per case
                 (100 MB for a million); pass ``dedupe=False`` to keep memory flat.
+            window: split the pull into consecutive creation-date windows of this
+                ``timedelta`` (or ``"auto"``: sized from the counts, so that the windows
+                add under 5% to the requests), each paged on its own: offsets stay
+                shallow and the cases come out in creation order, newest first unless
+                ``sort_by={"createdDate": "asc"}``. A bound the filter leaves open is
+                learnt with one or two requests of one case. With ``dedupe=True`` the
+                ids are kept per window only. See :mod:`kore_cases._windows`.
+            start_window: with ``window``, the window to start with: an error's
+                ``resume_window`` (with ``start_page=error.resume_page``).
 
-        An error raised during the pull carries ``page`` and ``resume_page``; in ordered
-        mode nothing after the failed page has been yielded, so
-        ``start_page=error.resume_page`` continues without loss or repetition. In
-        unordered mode pages after ``resume_page`` may already have been yielded.
+        An error raised during the pull carries ``page`` and ``resume_page`` (and, with
+        ``window``, ``resume_window``); in ordered mode nothing after the failed page
+        has been yielded, so ``start_page=error.resume_page`` continues without loss or
+        repetition. In unordered mode pages after ``resume_page`` may already have been
+        yielded.
         """
-        pages = self._pages(filter, model, ordered, start_page, dedupe, max_items)
+        pages = self._pages(
+            filter, model, ordered, start_page, dedupe, max_items, window, start_window
+        )
         return CaseIterator(pages, max_items=max_items)
 
     def iter_record_batches(
@@ -592,6 +648,8 @@ class CasesClient:
         dedupe: bool = True,
         field_columns: Sequence[str] = (),
         raw: bool = False,
+        window: WindowSize | None = None,
+        start_window: TimeWindow | None = None,
     ) -> RecordBatchIterator:
         """Iterate over the pull as ``pyarrow.RecordBatch``es, one per page.
 
@@ -607,7 +665,7 @@ class CasesClient:
                 are added as they appear, so a later batch may have more columns).
             raw: add a last column ``raw``, each case's JSON.
         """
-        pages = self._pages(filter, dict, True, start_page, dedupe, max_items)
+        pages = self._pages(filter, dict, True, start_page, dedupe, max_items, window, start_window)
         return RecordBatchIterator(pages, field_columns=field_columns, raw=raw, max_items=max_items)
 
     async def to_arrow(
@@ -618,6 +676,7 @@ class CasesClient:
         dedupe: bool = True,
         field_columns: Sequence[str] = (),
         raw: bool = False,
+        window: WindowSize | None = None,
     ) -> Any:
         """Every case matching ``filter`` as one ``pyarrow.Table``.
 
@@ -627,7 +686,12 @@ class CasesClient:
         or ``.to_pandas()``. Needs pyarrow (``pip install 'kore-cases[parquet]'``).
         """
         batches = self.iter_record_batches(
-            filter, max_items=max_items, dedupe=dedupe, field_columns=field_columns, raw=raw
+            filter,
+            max_items=max_items,
+            dedupe=dedupe,
+            field_columns=field_columns,
+            raw=raw,
+            window=window,
         )
         return await collect_table(batches)
 
@@ -688,11 +752,58 @@ class CasesClient:
         start_page: int,
         dedupe: bool,
         max_items: int | None,
-    ) -> PageIterator[Any]:
+        window: WindowSize | None = None,
+        start_window: TimeWindow | None = None,
+    ) -> PageIterator[Any] | WindowedPages[Any]:
         body = _filter_body(filter)
+        if window is None:
+            if start_window is not None:
+                raise ValueError("start_window= resumes a windowed pull: pass window= too")
+            return self._page_iterator(body, model, ordered, start_page, dedupe, max_items)
+        size = check_window(window)
+        check_pull_arguments(model, start_page, max_items, ordered)
+        if start_window is not None and not isinstance(start_window, TimeWindow):
+            raise TypeError(
+                f"start_window must be an error's resume_window (a TimeWindow), not "
+                f"{start_window!r}"
+            )
+        window_order(body)  # a sort the windows cannot keep is refused now
+        case_id = CaseKeys(model, required=False).case_id
+        if case_id is None:
+            raise ValueError(
+                f"window= drops the cases two windows both return by their id, and {model!r} "
+                "has none: add `id: str = msgspec.field(name='_id')` to it"
+            )
         fetcher = self._fetcher()
+        sizer = self._sizer(self.page_size)
+        return WindowedPages(
+            fetcher=fetcher,
+            owner=self._shared.tasks,
+            body=body,
+            open_window=lambda windowed, page, stats: self._page_iterator(
+                windowed, model, ordered, page, dedupe, None, stats
+            ),
+            case_id=case_id,
+            window=size,
+            page_size=sizer.size,
+            concurrency=self.concurrency,
+            start_window=start_window,
+            start_page=start_page,
+            max_items=max_items,
+        )
+
+    def _page_iterator(
+        self,
+        body: dict[str, Any],
+        model: Any,
+        ordered: bool,
+        start_page: int,
+        dedupe: bool,
+        max_items: int | None,
+        stats: PullStats | None = None,
+    ) -> PageIterator[Any]:
         return PageIterator(
-            fetcher,
+            self._fetcher(),
             self._shared.tasks,
             body,
             model=model,
@@ -702,6 +813,7 @@ class CasesClient:
             ordered=ordered,
             dedupe=dedupe,
             max_items=max_items,
+            stats=stats,
         )
 
     def _sizer(self, page_size: PageSize) -> PageSizer:

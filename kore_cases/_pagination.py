@@ -45,7 +45,7 @@ from ._stats import PullStats
 from .errors import ClientClosedError, KoreCasesError, PaginationError
 from .models import Case, CasesPage, page_decoder
 
-__all__ = ["CaseIterator", "PageIterator", "TaskOwner", "check_pull_arguments"]
+__all__ = ["CaseIterator", "PageIterator", "PageSource", "TaskOwner", "check_pull_arguments"]
 
 logger = logging.getLogger("kore_cases")
 
@@ -167,6 +167,7 @@ class PageIterator(Generic[T]):
         ordered: bool = True,
         dedupe: bool = True,
         max_items: int | None = None,
+        stats: PullStats | None = None,
     ) -> None:
         check_pull_arguments(model, start_page, max_items, ordered)
         self._keys = CaseKeys(model, required=dedupe)
@@ -180,7 +181,8 @@ class PageIterator(Generic[T]):
         self._ordered = ordered
         self._start_page = start_page
         self._max_items = max_items
-        self.stats = PullStats()
+        # A windowed pull hands every window's iterator the same counters.
+        self.stats = PullStats() if stats is None else stats
         self._window: PrefetchWindow[asyncio.Task[_Fetched], CasesPage[T]] = PrefetchWindow(
             window, start_page + 1
         )
@@ -490,6 +492,31 @@ def _usable_limit(page: CasesPage[T]) -> CasesPage[T]:
     return page
 
 
+class PageSource(Protocol[T]):
+    """What :class:`CaseIterator` reads pages from: a page iterator, windowed or not."""
+
+    @property
+    def stats(self) -> PullStats: ...
+
+    @property
+    def total_results(self) -> int | None: ...
+
+    @property
+    def resume_page(self) -> int: ...
+
+    async def __anext__(self) -> CasesPage[T]: ...
+
+    async def _take(self) -> CasesPage[T]:
+        """The next page, without counting its cases (the case iterator counts them)."""
+        ...
+
+    def _pause(self) -> None:
+        """The consumer left its ``async for``: stop the fetches not answered yet."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
 class CaseIterator(Generic[T]):
     """Async iterator over the cases of a pull; see :meth:`CasesClient.iter_cases`.
 
@@ -498,7 +525,7 @@ class CaseIterator(Generic[T]):
     ``stats.cases`` counts the cases yielded.
     """
 
-    def __init__(self, pages: PageIterator[T], *, max_items: int | None = None) -> None:
+    def __init__(self, pages: PageSource[T], *, max_items: int | None = None) -> None:
         self._pages = pages
         self._stats = pages.stats
         self._current: list[T] = []

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Future
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
@@ -39,6 +39,7 @@ from anyio.from_thread import BlockingPortal
 from ._client import CasesClient as AsyncCasesClient
 from ._page_size import PageSize
 from ._stats import PullStats
+from ._windows import TimeWindow, WindowSize
 from .auth import Auth
 from .filters import CaseFilter
 from .models import Case, CasesPage
@@ -249,6 +250,8 @@ class CasesClient:
         ordered: bool = True,
         start_page: int = 1,
         dedupe: bool = True,
+        window: WindowSize | None = None,
+        start_window: TimeWindow | None = None,
     ) -> PullIterator[CasesPage[Case]]: ...
 
     @overload
@@ -260,6 +263,8 @@ class CasesClient:
         model: type[T],
         start_page: int = 1,
         dedupe: bool = True,
+        window: WindowSize | None = None,
+        start_window: TimeWindow | None = None,
     ) -> PullIterator[CasesPage[T]]: ...
 
     def iter_pages(
@@ -270,11 +275,13 @@ class CasesClient:
         model: Any = Case,
         start_page: int = 1,
         dedupe: bool = True,
+        window: WindowSize | None = None,
+        start_window: TimeWindow | None = None,
     ) -> PullIterator[CasesPage[Any]]:
         """Iterate over pages; see :meth:`kore_cases.CasesClient.iter_pages`."""
         return self._pull(
-            lambda: self._client.iter_pages(
-                filter, ordered=ordered, model=model, start_page=start_page, dedupe=dedupe
+            lambda: self._client._pages(
+                filter, model, ordered, start_page, dedupe, None, window, start_window
             )
         )
 
@@ -287,6 +294,8 @@ class CasesClient:
         ordered: bool = True,
         start_page: int = 1,
         dedupe: bool = True,
+        window: WindowSize | None = None,
+        start_window: TimeWindow | None = None,
     ) -> PullIterator[Case]: ...
 
     @overload
@@ -299,6 +308,8 @@ class CasesClient:
         model: type[T],
         start_page: int = 1,
         dedupe: bool = True,
+        window: WindowSize | None = None,
+        start_window: TimeWindow | None = None,
     ) -> PullIterator[T]: ...
 
     def iter_cases(
@@ -310,6 +321,8 @@ class CasesClient:
         model: Any = Case,
         start_page: int = 1,
         dedupe: bool = True,
+        window: WindowSize | None = None,
+        start_window: TimeWindow | None = None,
     ) -> PullIterator[Any]:
         """Iterate over cases: ``for case in client.iter_cases(...)``.
 
@@ -324,8 +337,62 @@ class CasesClient:
                 model=model,
                 start_page=start_page,
                 dedupe=dedupe,
+                window=window,
+                start_window=start_window,
             )
         )
+
+    def iter_record_batches(
+        self,
+        filter: CaseFilter | None = None,
+        *,
+        max_items: int | None = None,
+        start_page: int = 1,
+        dedupe: bool = True,
+        field_columns: Sequence[str] = (),
+        raw: bool = False,
+        window: WindowSize | None = None,
+        start_window: TimeWindow | None = None,
+    ) -> PullIterator[Any]:
+        """``pyarrow.RecordBatch``es, one per page; see
+        :meth:`kore_cases.CasesClient.iter_record_batches`."""
+        return self._pull(
+            lambda: self._client.iter_record_batches(
+                filter,
+                max_items=max_items,
+                start_page=start_page,
+                dedupe=dedupe,
+                field_columns=field_columns,
+                raw=raw,
+                window=window,
+                start_window=start_window,
+            )
+        )
+
+    def to_arrow(
+        self,
+        filter: CaseFilter | None = None,
+        *,
+        max_items: int | None = None,
+        dedupe: bool = True,
+        field_columns: Sequence[str] = (),
+        raw: bool = False,
+        window: WindowSize | None = None,
+    ) -> Any:
+        """Every matching case as a ``pyarrow.Table``; see
+        :meth:`kore_cases.CasesClient.to_arrow`."""
+
+        async def table() -> Any:
+            return await self._client.to_arrow(
+                filter,
+                max_items=max_items,
+                dedupe=dedupe,
+                field_columns=field_columns,
+                raw=raw,
+                window=window,
+            )
+
+        return self._call(table)
 
     # -- running on the loop --------------------------------------------------------
 

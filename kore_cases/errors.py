@@ -20,6 +20,7 @@ Every exception the SDK raises on purpose derives from :class:`KoreCasesError`::
 
 Errors raised while pulling many pages carry ``page`` (the page that failed) and
 ``resume_page``: pass it back as ``start_page=`` to continue where the pull stopped.
+A time-windowed pull's errors also carry ``resume_window`` (pass it as ``start_window=``).
 
 Messages never contain the client secret or a token.
 """
@@ -28,6 +29,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._windows import TimeWindow
 
 __all__ = [
     "APIConnectionError",
@@ -59,11 +64,15 @@ class KoreCasesError(Exception):
 
     page: int | None
     resume_page: int | None
+    resume_window: TimeWindow | None
+    """The window of a time-windowed pull to pass back as ``start_window=`` (with
+    ``start_page=resume_page``); ``None`` outside a windowed pull."""
 
     def __init__(self, message: str, *, page: int | None = None) -> None:
         super().__init__(message)
         self.page = page
         self.resume_page = None
+        self.resume_window = None
 
     @property
     def message(self) -> str:
@@ -76,7 +85,10 @@ class KoreCasesError(Exception):
 
     def __str__(self) -> str:
         text = self.message
-        if self.resume_page is not None:
+        if self.resume_window is not None:
+            where = f"start_window={self.resume_window}, start_page={self.resume_page}"
+            text += f" (resume with {where})"
+        elif self.resume_page is not None:
             text += f" (resume with start_page={self.resume_page})"
         return text
 

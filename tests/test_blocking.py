@@ -15,6 +15,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -73,6 +74,14 @@ def test_a_plain_function_pulls_1000_cases(server_portal: BlockingPortal) -> Non
         assert client.count() == 1000
         page = client.get_page(page=2, page_size=10)
         assert [c.id for c in page.results] == ids[10:20]
+
+
+def test_tables_and_windows_in_a_script(server_portal: BlockingPortal) -> None:
+    with run_server(server_portal, cases=300) as server, client_of(server) as client:
+        table = client.to_arrow(window=timedelta(days=90))
+        assert table.column("id").to_pylist() == server.case_ids()
+        batches = client.iter_record_batches(max_items=120)
+        assert sum(batch.num_rows for batch in batches) == 120
 
 
 async def test_a_running_event_loop_does_not_stop_it(server_portal: BlockingPortal) -> None:
@@ -165,7 +174,10 @@ def test_the_constructor_checks_its_arguments_at_once() -> None:
         blocking.CasesClient("https://kore.example.com", "st-1", "acct", "token", timeout=0)
 
 
-@pytest.mark.parametrize("name", ["get_page", "count", "iter_pages", "iter_cases"])
+@pytest.mark.parametrize(
+    "name",
+    ["get_page", "count", "iter_pages", "iter_cases", "iter_record_batches", "to_arrow"],
+)
 def test_methods_take_what_the_async_ones_take(name: str) -> None:
     def shape(function: Any) -> list[tuple[str, Any, Any]]:
         return [

@@ -1,0 +1,355 @@
+"""Time-windowed pulls: ``iter_cases(filter, window=...)`` and ``iter_pages(..., window=...)``.
+
+The fake server reads ``startDate``/``endDate`` as inclusive; Kore does not document
+it, so a server of the test's own (``WindowServer``) reads them every way, with cases
+placed exactly on the window edges.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import msgspec
+import pytest
+from aiohttp import web
+from helpers import client_for, serve
+
+from kore_cases import (
+    CaseFilter,
+    CasesClient,
+    KoreCasesError,
+    ServerError,
+    StaticToken,
+    TimeWindow,
+)
+from kore_cases._window_plan import (
+    AUTO_TARGET_PAGES,
+    WindowCursor,
+    auto_width,
+    first_auto_width,
+)
+from kore_cases.testing import FakeKoreServer
+from kore_cases.testing._data import iso_ms, parse_iso
+
+DAY = timedelta(days=1)
+DAY_MS = 86_400_000
+ASC = CaseFilter(sort_by={"createdDate": "asc"})
+
+
+def window_bodies(server: FakeKoreServer) -> Counter[tuple[Any, Any]]:
+    """Requests per (startDate, endDate) sent, leaving out the one-case span probes."""
+    return Counter(
+        (r.body.get("startDate"), r.body.get("endDate")) for r in server.request_log if r.limit != 1
+    )
+
+
+# -- pulls against the fake server -------------------------------------------------------
+
+
+@pytest.mark.parametrize("flt", [None, ASC], ids=["newest-first", "oldest-first"])
+async def test_a_windowed_pull_yields_every_case_once_in_creation_order(
+    flt: CaseFilter | None,
+) -> None:
+    server = FakeKoreServer(cases=1500, seed=4)
+    async with server, client_for(server, page_size=40, concurrency=4) as client:
+        cases = client.iter_cases(flt, window=timedelta(days=45))
+        got = [case async for case in cases]
+    assert [c.id for c in got] == server.case_ids(flt.to_body() if flt else {})
+    created = [c.created_at for c in got]
+    assert created == sorted(created, reverse=flt is None)
+    assert cases.stats.requests == server.stats.requests
+    assert cases.stats.cases == 1500
+
+
+async def test_each_window_is_paged_alone_and_an_empty_one_costs_one_request() -> None:
+    server = FakeKoreServer(cases=600, seed=1)
+    # Two years of data starting mid-2023, asked from 2021: the first windows are empty.
+    flt = CaseFilter(
+        start_date="2021-01-01T00:00:00Z",
+        end_date="2025-06-01T00:00:00Z",
+        sort_by={"createdDate": "asc"},
+    )
+    width = timedelta(days=60)
+    async with server, client_for(server, page_size=25) as client:
+        ids = [case.id async for case in client.iter_cases(flt, window=width)]
+    assert ids == server.case_ids(flt.to_body())
+    sent = window_bodies(server)
+    span = datetime(2025, 6, 1, tzinfo=timezone.utc) - datetime(2021, 1, 1, tzinfo=timezone.utc)
+    assert len(sent) == math.ceil((span + timedelta(milliseconds=1)) / width)
+    empty = 0
+    for (start, end), requests in sent.items():
+        count = len(server.case_ids({**flt.to_body(), "startDate": start, "endDate": end}))
+        assert requests == max(1, math.ceil(count / 25)), (start, end, count)
+        empty += count == 0
+    assert empty >= 5
+    # Both bounds given, a fixed width: nothing to learn, no probe.
+    assert server.stats.requests == sum(sent.values())
+
+
+async def test_open_bounds_are_learnt_with_two_one_case_requests() -> None:
+    server = FakeKoreServer(cases=300)
+    async with server, client_for(server, page_size=50) as client:
+        ids = [case.id async for case in client.iter_cases(window=timedelta(days=200))]
+    assert ids == server.case_ids()
+    probes = [r for r in server.request_log if r.limit == 1]
+    assert [r.page for r in probes] == [1, 300]  # the newest, then the oldest
+    # The outer windows send the filter's own (open) bounds: nothing is left out.
+    sent = window_bodies(server)
+    assert any(start is None for start, _ in sent)
+    assert any(end is None for _, end in sent)
+
+
+async def test_auto_windows_add_under_five_percent_to_the_requests() -> None:
+    server = FakeKoreServer(cases=12_000, seed=7, cache_pages=True)
+    async with server, client_for(server, page_size=20, concurrency=8) as client:
+        cases = client.iter_cases(window="auto")
+        ids = [case.id async for case in cases]
+    assert ids == server.case_ids()
+    pages = math.ceil(12_000 / 20)
+    windows = len(window_bodies(server))
+    assert windows >= 600 // AUTO_TARGET_PAGES // 2  # it did split the pull
+    probes = server.stats.requests - sum(window_bodies(server).values())
+    assert probes == 2
+    assert server.stats.requests - probes < 1.05 * pages
+
+
+async def test_to_arrow_by_windows_equals_the_plain_table() -> None:
+    server = FakeKoreServer(cases=400, seed=3)
+    async with server, client_for(server, page_size=30) as client:
+        plain = await client.to_arrow()
+        windowed = await client.to_arrow(window=timedelta(days=90))
+    assert windowed.equals(plain)
+
+
+async def test_iter_pages_numbers_pages_within_each_window() -> None:
+    server = FakeKoreServer(cases=200)
+    async with server, client_for(server, page_size=30) as client:
+        pages = client.iter_pages(ASC, window=timedelta(days=365))
+        numbers = [page.page async for page in pages]
+    assert numbers.count(1) == pages.windows
+    assert sum(1 for r in server.request_log if r.limit != 1) == len(numbers)
+
+
+# -- resuming ---------------------------------------------------------------------------
+
+
+async def test_an_error_names_the_window_and_page_to_resume_from() -> None:
+    server = FakeKoreServer(cases=900, seed=9)
+    width = timedelta(days=120)
+    async with server, client_for(server, page_size=30, max_retries=0) as client:
+        server.schedule_faults(3, "500")
+        before: list[str] = []
+        cases = client.iter_cases(ASC, window=width)
+        with pytest.raises(ServerError) as failed:
+            async for case in cases:
+                before.append(case.id)
+        error = failed.value
+        assert isinstance(error.resume_window, TimeWindow)
+        assert error.resume_page == 3
+        assert "start_window=TimeWindow(" in str(error)
+        after = [
+            case.id
+            async for case in client.iter_cases(
+                ASC,
+                window=width,
+                start_window=error.resume_window,
+                start_page=error.resume_page,
+            )
+        ]
+    assert before + after == server.case_ids(ASC.to_body())
+
+
+async def test_resuming_a_newest_first_pull_at_a_window_boundary() -> None:
+    server = FakeKoreServer(cases=500, seed=2)
+    width = timedelta(days=100)
+    async with server, client_for(server, page_size=50) as client:
+        first = client.iter_pages(window=width)
+        taken: list[str] = []
+        async for page in first:
+            taken += [c.id for c in page.results]
+            if first.windows >= 3 and page.page == 1:
+                break
+        # Where a new pull would continue: the window being read, from its page.
+        resume = (first.resume_window, first.resume_page)
+        await first.aclose()
+        rest = client.iter_cases(window=width, start_window=resume[0], start_page=resume[1])
+        # The page just taken was yielded whole: continue after it.
+        assert resume[1] == 2
+        taken += [case.id async for case in rest]
+    assert taken == server.case_ids()
+
+
+# -- the edges of windows, read every way --------------------------------------------------
+
+
+class WindowServer:
+    """Cases at chosen instants; ``startDate``/``endDate`` read as the test says."""
+
+    def __init__(self, created: list[int], *, start_inclusive: bool, end_inclusive: bool) -> None:
+        self.cases = [{"_id": f"c{i:04d}", "createdAt": iso_ms(ms)} for i, ms in enumerate(created)]
+        self.created = created
+        self.start_inclusive = start_inclusive
+        self.end_inclusive = end_inclusive
+
+    def _matches(self, ms: int, body: dict[str, Any]) -> bool:
+        if "startDate" in body:
+            start = parse_iso(body["startDate"])[0]
+            if ms < start or (ms == start and not self.start_inclusive):
+                return False
+        if "endDate" in body:
+            end = parse_iso(body["endDate"])[0]
+            if ms > end or (ms == end and not self.end_inclusive):
+                return False
+        return True
+
+    async def handler(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        chosen = [i for i, ms in enumerate(self.created) if self._matches(ms, body)]
+        sort = body.get("sortBy") or {"createdDate": "desc"}
+        chosen.sort(key=lambda i: self.created[i], reverse=sort["createdDate"] == "desc")
+        page, limit = body["page"], body["limit"]
+        total_pages = math.ceil(len(chosen) / limit)
+        return web.json_response(
+            {
+                "results": [self.cases[i] for i in chosen[(page - 1) * limit : page * limit]],
+                "page": page,
+                "limit": limit,
+                "hasMore": page < total_pages,
+                "totalPages": total_pages,
+                "totalResults": len(chosen),
+            }
+        )
+
+
+@pytest.mark.parametrize("start_inclusive", [True, False])
+@pytest.mark.parametrize("end_inclusive", [True, False])
+@pytest.mark.parametrize("descending", [True, False])
+async def test_cases_on_window_edges_come_once_however_the_server_reads_the_bounds(
+    start_inclusive: bool, end_inclusive: bool, descending: bool
+) -> None:
+    lo = parse_iso("2025-01-01T00:00:00Z")[0]
+    # Cases on every edge of 1-day windows, a millisecond either side, and between.
+    created = sorted(
+        {lo + day * DAY_MS + delta for day in range(6) for delta in (-1, 0, 1, 7)} - {lo - 1}
+    )
+    hostile = WindowServer(created, start_inclusive=start_inclusive, end_inclusive=end_inclusive)
+    flt = CaseFilter(
+        start_date=iso_ms(lo),
+        end_date=iso_ms(created[-1]),
+        sort_by={"createdDate": "desc" if descending else "asc"},
+    )
+    async with serve(hostile.handler) as url:
+        client = CasesClient(url, "st-1", "acct", StaticToken("a-static-test-token"), page_size=3)
+        async with client:
+            cases = client.iter_cases(flt, window=DAY, model=dict)
+            got = [case["_id"] async for case in cases]
+    # The outer bounds are the filter's own: what this server's reading of them keeps.
+    kept = [i for i, ms in enumerate(created) if hostile._matches(ms, flt.to_body())]
+    kept.sort(key=lambda i: created[i], reverse=descending)
+    assert got == [f"c{i:04d}" for i in kept]
+    # An inclusive bound makes the overlap repeat the edge cases: dropped here.
+    assert (cases.stats.duplicates_dropped > 0) == (start_inclusive or end_inclusive)
+
+
+# -- checks before any request ------------------------------------------------------------
+
+
+class NoId(msgspec.Struct):
+    name: str | None = None
+
+
+@pytest.mark.parametrize(
+    ("flt", "options", "error", "message"),
+    [
+        (None, {"window": timedelta(0)}, ValueError, "window must be a timedelta of at least"),
+        (None, {"window": 30}, ValueError, "window must be a timedelta"),
+        (
+            CaseFilter(sort_by={"priority": "desc"}),
+            {"window": DAY},
+            ValueError,
+            "sorted by it",
+        ),
+        (CaseFilter(sort_by="createdDate"), {"window": DAY}, ValueError, "sorted by it"),
+        (
+            None,
+            {"start_window": TimeWindow(None, None)},
+            ValueError,
+            "start_window= resumes a windowed pull: pass window= too",
+        ),
+        (None, {"window": DAY, "start_window": (1, 2)}, TypeError, "resume_window"),
+        (None, {"window": DAY, "model": NoId, "dedupe": False}, ValueError, "window="),
+    ],
+)
+async def test_bad_window_arguments_fail_before_any_request(
+    flt: CaseFilter | None, options: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    server = FakeKoreServer(cases=10)
+    async with server, client_for(server) as client:
+        with pytest.raises(error, match=message):
+            client.iter_cases(flt, **options)
+    assert server.stats.requests == 0
+
+
+async def test_an_empty_result_costs_one_request() -> None:
+    server = FakeKoreServer(cases=50)
+    async with server, client_for(server) as client:
+        flt = CaseFilter(search_text="no case has this text anywhere")
+        assert [c async for c in client.iter_cases(flt, window=DAY)] == []
+    assert server.stats.requests == 1
+
+
+async def test_errors_outside_a_windowed_pull_carry_no_window() -> None:
+    error = KoreCasesError("boom", page=2)
+    error.resume_page = 2
+    assert error.resume_window is None
+    assert str(error) == "boom (resume with start_page=2)"
+
+
+# -- the plan, without sockets ------------------------------------------------------------
+
+
+def test_the_cursor_covers_the_span_without_gaps_in_either_direction() -> None:
+    for descending in (False, True):
+        cursor = WindowCursor(10, 99, descending=descending)
+        windows = []
+        while not cursor.done:
+            windows.append(cursor.take(25))
+        covered = sorted(ms for w in windows for ms in range(w.start, w.end))
+        assert covered == list(range(10, 100))
+        first, last = windows[0], windows[-1]
+        assert (first.newest, last.oldest) if descending else (first.oldest, last.newest)
+        assert sum(w.oldest for w in windows) == sum(w.newest for w in windows) == 1
+
+
+def test_aligned_windows_are_the_same_in_both_directions() -> None:
+    def cut(descending: bool) -> list[tuple[int, int]]:
+        cursor = WindowCursor(10, 99, descending=descending)
+        windows = []
+        while not cursor.done:
+            window = cursor.take(25, aligned=True)
+            windows.append((window.start, window.end))
+        return windows
+
+    assert cut(False) == [(10, 35), (35, 60), (60, 85), (85, 100)]
+    assert cut(True) == list(reversed(cut(False)))
+
+
+def test_a_resumed_span_does_not_send_the_filters_bound_at_its_edge() -> None:
+    ascending = WindowCursor(10, 99, descending=False, lo_is_edge=True)
+    assert not ascending.take(25).oldest
+    descending = WindowCursor(10, 99, descending=True, hi_is_edge=True)
+    assert not descending.take(25).newest
+
+
+def test_auto_widths_follow_the_counts_within_a_factor_of_four() -> None:
+    page = 100
+    target = AUTO_TARGET_PAGES * page
+    assert first_auto_width(0, 999, total=target * 4, page=page) == 250
+    assert first_auto_width(0, 999, total=10, page=page) == 1000
+    assert auto_width(1000, target, page) == 1000
+    assert auto_width(1000, target * 2, page) == 500
+    assert auto_width(1000, 0, page) == 4000
+    assert auto_width(1000, target * 100, page) == 250
