@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -38,6 +38,7 @@ from .errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ErrorDetail,
     NotFoundError,
     PaginationError,
     PermissionDeniedError,
@@ -343,7 +344,7 @@ def _status_error(
 ) -> APIStatusError:
     status = response.status
     details = response_details(response.headers, response.body, [token])
-    server_message = _server_message(response.body, token)
+    server_message = _server_message(response.body, details["errors"], token)
     text = f"HTTP {status} from POST {path} (page {page})"
     if server_message:
         text += f": {server_message}"
@@ -369,24 +370,22 @@ def _status_error(
     )
 
 
-def _server_message(body: bytes, token: str) -> str | None:
+def _server_message(body: bytes, errors: Sequence[ErrorDetail], token: str) -> str | None:
     """The server's own words: Kore's ``{"errors": [{"msg": ...}]}`` or the text, shortened."""
     if not body:
         return None
-    return server_text(_own_words(body), [token], _MAX_SERVER_MESSAGE) or None
+    msgs = [error.msg for error in errors if error.msg is not None]
+    words = "; ".join(msgs) if msgs else _own_words(body)
+    return server_text(words, [token], _MAX_SERVER_MESSAGE) or None
 
 
 def _own_words(body: bytes) -> bytes | str:
+    """Another shape's message (``message``, ``msg``, ``error``), or the body itself."""
     try:
         data = msgspec.json.decode(body)
     except (msgspec.DecodeError, RecursionError):  # not JSON, or nested too deep to read
         return body
     if isinstance(data, dict):
-        errors = data.get("errors")
-        if isinstance(errors, list):
-            msgs = [str(e["msg"]) for e in errors if isinstance(e, dict) and "msg" in e]
-            if msgs:
-                return "; ".join(msgs)
         for key in ("message", "msg", "error"):
             if isinstance(data.get(key), str):
                 text: str = data[key]

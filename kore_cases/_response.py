@@ -40,18 +40,6 @@ REQUEST_ID_HEADERS = (
 """Headers a request id is read from, first found wins (Kore documents none)."""
 
 
-class _KoreError(msgspec.Struct):
-    msg: str | None = None
-    code: int | str | None = None
-
-
-class _KoreErrors(msgspec.Struct):
-    errors: list[_KoreError] = []
-
-
-_ERRORS = msgspec.json.Decoder(_KoreErrors)
-
-
 class ResponseDetails(TypedDict):
     """The parts of an error response an :class:`~kore_cases.APIStatusError` keeps."""
 
@@ -79,10 +67,17 @@ def response_details(
 
 def _errors(body: bytes, secrets: list[str]) -> tuple[ErrorDetail, ...]:
     try:
-        parsed = _ERRORS.decode(body)
-    except (msgspec.DecodeError, RecursionError):  # not Kore's shape: no list to keep
+        data = msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError):  # not JSON: no list to keep
+        return ()
+    entries = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
         return ()
     return tuple(
-        ErrorDetail(msg=redact(e.msg, secrets) if e.msg is not None else None, code=e.code)
-        for e in parsed.errors
+        ErrorDetail(
+            msg=None if entry.get("msg") is None else redact(str(entry["msg"]), secrets),
+            code=entry.get("code") if isinstance(entry.get("code"), (int, str)) else None,
+        )
+        for entry in entries
+        if isinstance(entry, dict)
     )
