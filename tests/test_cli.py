@@ -24,16 +24,19 @@ from typing import Any
 import msgspec
 import pyarrow.parquet as pq
 import pytest
-from helpers import listing, until
+from aiohttp import web
+from helpers import listing, serve, until
 
 from kore_cases import CaseFilter, CasesClient, JwtAuth
-from kore_cases._export import CaseExport
+from kore_cases._export import CaseExport, TargetLock
 from kore_cases.cli import _commands, _export_command, main
 from kore_cases.testing import FakeKoreServer
 
 CASES = 237  # not a multiple of the page sizes used
 PAGE = 20
 SUBPROCESS_TIMEOUT = 20.0
+# The secret came with --client-secret: the resume command names its variable.
+SET_SECRET = "set KORE_CLIENT_SECRET to the value of --client-secret (not printed here), then "
 
 
 @pytest.fixture(autouse=True)
@@ -367,7 +370,7 @@ async def test_a_failed_export_keeps_its_complete_pages_and_the_command_resumes_
     assert err.startswith("kore-cases: error: HTTP 500")
     assert (
         f"; failed at page 3; 40 cases kept in {target}.partial; "
-        "resume with: kore-cases export --host "
+        f"{SET_SECRET}resume with: kore-cases export --host "
     ) in err
     assert server.client_secret not in err  # the command names $KORE_CLIENT_SECRET instead
 
@@ -404,7 +407,7 @@ async def test_ctrl_c_mid_page_keeps_only_the_complete_pages(
     err = capsys.readouterr().err
     assert err.startswith(
         f"kore-cases: interrupted at page 3; 40 cases kept in {target}.partial; "
-        "resume with: kore-cases export "
+        f"{SET_SECRET}resume with: kore-cases export "
     )
 
     monkeypatch.setattr(CaseExport, "write", write)
@@ -436,7 +439,7 @@ async def test_a_real_ctrl_c_keeps_the_complete_pages(tmp_path: Path) -> None:
         assert len(kept) % PAGE == 0  # whole pages only
         pages = len(kept) // PAGE
         message = f"interrupted at page {pages + 1}; {len(kept)} cases kept in {target}.partial"
-        assert err.decode().startswith(f"kore-cases: {message}; resume with: ")
+        assert err.decode().startswith(f"kore-cases: {message}; {SET_SECRET}resume with: ")
 
         assert await run_main(*export_argv(server, target, "--resume")) == 0
         assert read_ids(target, "jsonl") == server.case_ids()
@@ -533,7 +536,8 @@ async def test_restart_discards_the_partial(
     assert await run_main(*export_argv(server, target, "--restart")) == 0
     assert read_ids(target, "parquet") == server.case_ids()
     assert listing(tmp_path) == [target.name]
-    assert fetched_pages(server, before) == list(range(1, 13))
+    # Fetched concurrently: the order in which the pages reached the server is free.
+    assert sorted(fetched_pages(server, before)) == list(range(1, 13))
     assert f"wrote {CASES} cases (12 pages) to {target}" in capsys.readouterr().err
 
 
@@ -754,3 +758,83 @@ async def test_serve_tells_people_how_to_connect(server: FakeKoreServer) -> None
     assert text.startswith(f"Fake Kore.ai server on {server.url} with {CASES} cases")
     assert f"client secret  {server.client_secret}" in text
     assert f"export KORE_HOST={server.url} KORE_STREAM_ID={server.stream_id}" in text
+
+
+# -- targets, locks, CSV cells, secrets in the resume hint, Ctrl-C at start-up ----------
+
+
+async def test_a_second_export_to_a_file_in_use_names_the_holder_and_touches_nothing(
+    server: FakeKoreServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "cases.jsonl"
+    await fail_at_page_3(server, target)
+    kept = side_file(target, ".partial").read_bytes()
+    capsys.readouterr()
+    before = await settled(server)
+    with TargetLock(target):  # an export of another process still runs
+        for flag in ("--restart", "--resume"):
+            assert await run_main(*export_argv(server, target, flag)) == 1
+            err = capsys.readouterr().err
+            assert f"another export (pid {os.getpid()}) is writing this file" in err
+            assert str(target) in err
+    assert side_file(target, ".partial").read_bytes() == kept
+    assert len(server.request_log) == before
+
+
+async def test_export_to_a_link_to_dev_null_leaves_the_link(
+    server: FakeKoreServer, tmp_path: Path
+) -> None:
+    link = tmp_path / "null.jsonl"
+    link.symlink_to(os.devnull)
+    assert await run_main(*export_argv(server, link)) == 0
+    assert os.readlink(link) == os.devnull
+    assert listing(tmp_path) == [link.name]
+
+
+async def test_export_csv_neutralises_formulas_unless_csv_raw(tmp_path: Path) -> None:
+    formula = '=HYPERLINK("http://evil.example","open me")'
+
+    async def handler(request: web.Request) -> web.Response:
+        case = {"_id": "c-1", "name": formula, "tags": ["@SUM(1)"]}
+        page = {"page": 1, "limit": 50, "hasMore": False, "totalPages": 1, "totalResults": 1}
+        return web.json_response({**page, "results": [case]})
+
+    safe, raw = tmp_path / "safe.csv", tmp_path / "raw.csv"
+    async with serve(handler) as url:
+        argv = ["export", "--host", url, "--stream-id", "st-1", "--account-id", "a"]
+        argv += ["--jwt", "token", "--no-rate-limit", "-q"]
+        assert await run_main(*argv, "-o", str(safe)) == 0
+        assert await run_main(*argv, "-o", str(raw), "--csv-raw") == 0
+    with safe.open(newline="") as f_safe, raw.open(newline="") as f_raw:
+        row, raw_row = next(csv.DictReader(f_safe)), next(csv.DictReader(f_raw))
+    assert (row["name"], row["tags"]) == ("'" + formula, "'@SUM(1)")
+    assert (raw_row["name"], raw_row["tags"]) == (formula, "@SUM(1)")
+
+
+async def test_the_resume_hint_says_to_set_a_secret_given_as_a_flag(
+    server: FakeKoreServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = tmp_path / "cases.jsonl"
+    await fail_at_page_3(server, target)  # the secret came with --client-secret
+    err = capsys.readouterr().err
+    assert "set KORE_CLIENT_SECRET to the value of --client-secret (not printed here)" in err
+    assert server.client_secret not in err
+    # Done as told, the command works.
+    assert await run_main(*resume_argv(err, monkeypatch, server)) == 0
+    monkeypatch.setenv("KORE_CLIENT_SECRET", server.client_secret)
+    await fail_at_page_3(server, target, "--restart")
+    assert "set KORE_CLIENT_SECRET" not in capsys.readouterr().err  # it already holds it
+
+
+def test_ctrl_c_while_starting_is_one_line_and_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted() -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("kore_cases.cli.build_parser", interrupted)
+    assert main(["count"]) == 130
+    assert capsys.readouterr().err == "kore-cases: interrupted\n"

@@ -158,7 +158,12 @@ def test_a_failed_export_leaves_the_old_file_and_no_temp_file(
     target.write_bytes(b"previous export")
     with pytest.raises(RuntimeError, match="boom"), CaseExport(target, fmt) as export:
         export.write(sample)
-        assert len(listing(tmp_path)) == 2  # the partial sits beside the target
+        # The partial and the lock of the export sit beside the target.
+        assert listing(tmp_path) == [
+            target.name,
+            f"{target.name}.partial",
+            f"{target.name}.partial.lock",
+        ]
         raise RuntimeError("boom")  # before any page was complete: nothing worth keeping
     assert listing(tmp_path) == [target.name]
     assert target.read_bytes() == b"previous export"

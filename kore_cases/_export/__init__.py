@@ -45,6 +45,7 @@ from ._case_export import CaseExport
 from ._formats import FORMATS, ExportFormat, MissingExtraError, format_for_path
 from ._partial import Partial, PartialError, discard_partial, partial_path, read_partial
 from ._rows import COLUMNS, flat_row
+from ._target import TargetBusyError, TargetLock, resolve_target, writes_through
 
 __all__ = [
     "COLUMNS",
@@ -54,9 +55,13 @@ __all__ = [
     "MissingExtraError",
     "Partial",
     "PartialError",
+    "TargetBusyError",
+    "TargetLock",
     "discard_partial",
     "flat_row",
     "format_for_path",
     "partial_path",
     "read_partial",
+    "resolve_target",
+    "writes_through",
 ]

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from ._formats import FORMATS, ExportFormat, Table, import_pyarrow, open_writer
+from ._formats import FORMATS, ExportFormat, Table, WriterOptions, import_pyarrow, open_writer
 from ._partial import (
     Partial,
     discard_partial,
@@ -21,6 +21,7 @@ from ._partial import (
     record_path,
     write_record,
 )
+from ._target import TargetLock, resolve_target, writes_through
 
 __all__ = ["CaseExport"]
 
@@ -72,14 +73,14 @@ class _StreamSink:
 
     resumed_ids: AbstractSet[int] = frozenset()
 
-    def __init__(self, stream: IO[bytes], fmt: ExportFormat, row_group_size: int) -> None:
+    def __init__(self, stream: IO[bytes], fmt: ExportFormat, options: WriterOptions) -> None:
         self._stream = stream
         # Anonymous: the spool disappears with the process, however it ends.
         self._spool: IO[bytes] | None = None
         if fmt != "jsonl":
             self._spool = tempfile.TemporaryFile(buffering=_BUFFER)  # noqa: SIM115 (closed in finish/fail)
         try:
-            self.writer = open_writer(fmt, self._spool or stream, (), row_group_size)
+            self.writer = open_writer(fmt, self._spool or stream, (), options)
         except BaseException:
             self._close_spool()
             raise
@@ -113,7 +114,7 @@ class _PartialSink:
         self,
         target: Path,
         fmt: ExportFormat,
-        row_group_size: int,
+        options: WriterOptions,
         settings: dict[str, Any],
         resume: Partial | None,
     ) -> None:
@@ -143,7 +144,7 @@ class _PartialSink:
                 self.resumed_ids = kept_ids(self._file, fmt, resume.cases, self._path)
                 self._file.seek(0, os.SEEK_END)
             columns = () if resume is None else resume.field_columns
-            self.writer = open_writer(fmt, self._file, columns, row_group_size)
+            self.writer = open_writer(fmt, self._file, columns, options)
         except BaseException:
             self._file.close()
             if resume is None:
@@ -226,6 +227,14 @@ class CaseExport:
     The target is opened on entry, so a path that cannot be written fails before any
     case is fetched. :attr:`count` is the number of cases in the output, those of a
     resumed partial included.
+
+    Targets: a symbolic link is followed (the file it points to is replaced, the link
+    stays); a path that exists and is not a regular file (``/dev/null``, a named pipe,
+    ``/dev/stdout``) is written through like ``stream``, never replaced. While an export
+    to a file runs it holds ``FILE.partial.lock``: a second export to the same file
+    raises :class:`TargetBusyError` (an ``OSError`` naming the holder's pid) on entry.
+    ``restart=True`` discards an earlier partial once the lock is held. CSV cells that
+    a spreadsheet would run as a formula get a ``'`` in front unless ``csv_raw=True``.
     """
 
     def __init__(
@@ -237,6 +246,8 @@ class CaseExport:
         row_group_size: int = 10_000,
         settings: Mapping[str, Any] | None = None,
         resume: Partial | None = None,
+        restart: bool = False,
+        csv_raw: bool = False,
     ) -> None:
         if format not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
@@ -248,7 +259,11 @@ class CaseExport:
             raise ValueError("resume continues a file export of the same format")
         if format == "parquet":
             import_pyarrow()  # fail before anything is opened or fetched
-        self.path = None if path is None else Path(path)
+        self.through = path is not None and writes_through(path)
+        """The path is a device or pipe, written through like a stream."""
+        if self.through and resume is not None:
+            raise ValueError(f"{path} is not a regular file: there is no partial to resume")
+        self.path = None if path is None else Path(path) if self.through else resolve_target(path)
         self.format: ExportFormat = format
         self.count = 0 if resume is None else resume.cases
         self.kept: Partial | None = None
@@ -256,24 +271,31 @@ class CaseExport:
         self.resumed_ids: AbstractSet[int] = frozenset()
         """On resume: ``hash()`` of every case id already in the partial."""
         self._stream = stream
-        self._row_group_size = row_group_size
+        self._options = WriterOptions(row_group_size, csv_raw)
         self._settings = dict(settings or {})
         self._resume = resume
+        self._restart = restart
         self._sink: _StreamSink | _PartialSink | None = None
+        self._held = contextlib.ExitStack()  # the lock, or the device opened
 
     @property
     def partial(self) -> Path | None:
-        """``FILE.partial`` of a file export; ``None`` for a stream."""
-        return None if self.path is None else partial_path(self.path)
+        """``FILE.partial`` of a file export; ``None`` for a stream or a device."""
+        return None if self.path is None or self.through else partial_path(self.path)
 
     def __enter__(self) -> CaseExport:
-        if self.path is None:
-            assert self._stream is not None
-            self._sink = _StreamSink(self._stream, self.format, self._row_group_size)
-        else:
-            self._sink = _PartialSink(
-                self.path, self.format, self._row_group_size, self._settings, self._resume
-            )
+        with self._held as held:
+            if self.path is None or self.through:
+                stream = self._stream or _open_through(self.path, held)
+                self._sink = _StreamSink(stream, self.format, self._options)
+            else:
+                held.enter_context(TargetLock(self.path))
+                if self._restart:
+                    discard_partial(self.path)
+                self._sink = _PartialSink(
+                    self.path, self.format, self._options, self._settings, self._resume
+                )
+            self._held = held.pop_all()  # kept until __exit__
         self.resumed_ids = self._sink.resumed_ids
         return self
 
@@ -281,8 +303,17 @@ class CaseExport:
         """Add one case (a dict as the API sent it)."""
         if self._sink is None:
             raise RuntimeError("use CaseExport as a context manager: `with CaseExport(...)`")
-        self._sink.writer.write(case)
+        try:
+            self._sink.writer.write(case)
+        except OSError as exc:
+            raise self._named(exc) from None
         self.count += 1
+
+    def _named(self, exc: OSError) -> OSError:
+        """A write error with the target's name (``/dev/full``: no space left on device)."""
+        if exc.filename is not None or self.path is None:
+            return exc
+        return OSError(exc.errno, exc.strerror or str(exc), str(self.path))
 
     def end_page(
         self, next_page: int, *, total_results: int | None = None, page_limit: int | None = None
@@ -306,11 +337,29 @@ class CaseExport:
         sink, self._sink = self._sink, None
         if sink is None:
             return
-        if exc_type is not None:
-            self.kept = sink.fail()
-            return
-        try:
-            sink.finish()
-        except BaseException:
-            self.kept = sink.fail()
-            raise
+        with self._held:  # released last: the lock, or the device opened
+            if exc_type is not None:
+                self.kept = sink.fail()
+                return
+            try:
+                sink.finish()
+            except OSError as error:
+                self.kept = sink.fail()
+                raise self._named(error) from None
+            except BaseException:
+                self.kept = sink.fail()
+                raise
+
+
+def _open_through(path: Path | None, held: contextlib.ExitStack) -> IO[bytes]:
+    """Open a device or pipe to write through it (never replaced), closed by ``held``."""
+    assert path is not None
+    file = open(path, "wb", buffering=_BUFFER)  # noqa: SIM115 (closed by held)
+    # Quietly: a write error (ENOSPC) has already been raised, named, by then.
+    held.callback(_close_quietly, file)
+    return file
+
+
+def _close_quietly(file: IO[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        file.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -30,8 +31,10 @@ __all__ = [
     "MissingExtraError",
     "Parquet",
     "Table",
+    "WriterOptions",
     "format_for_path",
     "import_pyarrow",
+    "neutralise_formula",
     "open_writer",
 ]
 
@@ -46,6 +49,28 @@ _SUFFIXES: Mapping[str, ExportFormat] = {
     ".parquet": "parquet",
     ".pq": "parquet",
 }
+
+
+# OWASP's "CSV injection": a spreadsheet runs a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class WriterOptions:
+    """How tables are written: Parquet row groups, and whether CSV cells are left raw."""
+
+    row_group_size: int = 10_000
+    csv_raw: bool = False
+    """Write CSV text as it is, formulas included (see :func:`neutralise_formula`)."""
+
+
+def neutralise_formula(text: str) -> str:
+    """Prefix ``'`` to text a spreadsheet would run as a formula (OWASP's advice).
+
+    Case text is typed by end users: ``=HYPERLINK(...)``, ``+cmd|...``, ``@SUM(...)``
+    would execute when the CSV is opened in Excel, LibreOffice or Google Sheets.
+    """
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def format_for_path(path: str) -> ExportFormat | None:
@@ -111,7 +136,17 @@ class Table:
 
 
 class Csv(Table):
-    """CSV with a header row; lists joined with ``"; "``, times as ISO-8601 text."""
+    """CSV with a header row; lists joined with ``"; "``, times as ISO-8601 text.
+
+    Text cells that a spreadsheet would run as a formula get a ``'`` in front, unless
+    ``raw`` is true; numbers are written as they are.
+    """
+
+    def __init__(
+        self, spool: IO[bytes], field_columns: tuple[str, ...] = (), *, raw: bool = False
+    ) -> None:
+        super().__init__(spool, field_columns)
+        self._raw = raw
 
     def write_table(self, out: IO[bytes]) -> None:
         text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=False)
@@ -120,11 +155,16 @@ class Csv(Table):
             columns = self.columns()
             writer.writerow(columns)
             for row in self.rows():
-                writer.writerow([_csv_cell(column, row.get(column)) for column in columns])
+                cells = [_csv_cell(column, row.get(column)) for column in columns]
+                writer.writerow(cells if self._raw else [_safe(cell) for cell in cells])
             text.flush()
         finally:
             # Hand the binary stream back (it may be stdout) instead of closing it.
             text.detach()
+
+
+def _safe(text: Any) -> Any:
+    return neutralise_formula(text) if isinstance(text, str) else text
 
 
 def _csv_cell(column: str, value: Any) -> Any:
@@ -136,6 +176,8 @@ def _csv_cell(column: str, value: Any) -> Any:
         return LIST_SEPARATOR.join(value)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return value  # a number, never a formula: written as it is
     return cell(value)
 
 
@@ -170,11 +212,11 @@ def import_pyarrow() -> tuple[Any, Any]:
 
 
 def open_writer(
-    fmt: ExportFormat, out: IO[bytes], field_columns: tuple[str, ...], row_group_size: int
+    fmt: ExportFormat, out: IO[bytes], field_columns: tuple[str, ...], options: WriterOptions
 ) -> Jsonl | Table:
     """The writer of ``fmt``: JSONL straight to ``out``, or a table spooled to it."""
     if fmt == "jsonl":
         return Jsonl(out)
     if fmt == "csv":
-        return Csv(out, field_columns)
-    return Parquet(out, field_columns, row_group_size)
+        return Csv(out, field_columns, raw=options.csv_raw)
+    return Parquet(out, field_columns, options.row_group_size)

@@ -36,7 +36,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from ._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, PROG
+from ._common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG
 from ._errors import failure
 from ._output import library_logging
 from ._parser import build_parser
@@ -49,6 +49,14 @@ _LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``kore-cases`` with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C while starting, before a command could report it
+        print(f"{PROG}: interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

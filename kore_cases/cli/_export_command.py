@@ -21,6 +21,7 @@ from .._export import (
     Partial,
     PartialError,
     format_for_path,
+    writes_through,
 )
 from . import _flags, _output, _resume
 from ._common import EXIT_OK, PROG, UsageError, plural
@@ -38,16 +39,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     client = _flags.client(args, concurrency=_concurrency(args))
     fmt = _export_format(args)
     earlier: Partial | None = None
-    if args.output == "-":
+    through = args.output != "-" and writes_through(args.output)
+    if args.output == "-" or through:
         if args.resume or args.restart:
             raise UsageError(
                 "--resume and --restart continue or discard FILE.partial of an export "
-                "with -o FILE; continue one to standard output with --start-page N >> FILE"
+                "with -o FILE (a regular file); continue one to standard output (or a "
+                "device or a pipe) with --start-page N >> FILE"
             )
-        if fmt == "parquet" and sys.stdout.isatty():
+        if fmt == "parquet" and args.output == "-" and sys.stdout.isatty():
             raise UsageError("Parquet is binary: write it to a file with -o FILE, or pipe it")
         sys.stdout.flush()  # anything printed before must come before the cases
-        export = CaseExport(None, fmt, stream=sys.stdout.buffer)
+        if through:  # /dev/null, a named pipe...: written through, never replaced
+            export = CaseExport(args.output, fmt, csv_raw=args.csv_raw)
+        else:
+            export = CaseExport(None, fmt, stream=sys.stdout.buffer, csv_raw=args.csv_raw)
     else:
         chosen = _resume.settings(args, client, case_filter)
         earlier = _resume.earlier_partial(args, fmt, chosen)
@@ -56,14 +62,21 @@ def cmd_export(args: argparse.Namespace) -> int:
             client = _flags.client(
                 args, concurrency=_concurrency(args), page_size=earlier.page_limit
             )
-        export = CaseExport(args.output, fmt, settings=chosen, resume=earlier)
+        export = CaseExport(
+            args.output,
+            fmt,
+            settings=chosen,
+            resume=earlier,
+            restart=args.restart,
+            csv_raw=args.csv_raw,
+        )
     progress = _progress(args)
     try:
         return asyncio.run(_export(args, client, case_filter, export, earlier, progress))
     except PartialError as exc:  # found damaged when opened to continue it
         raise UsageError(f"{exc}; --restart discards it and starts over") from exc
     except (Exception, KeyboardInterrupt) as exc:
-        if export.path is None:
+        if export.partial is None:
             note = _resume.stream_hint(args, export, exc)
         else:
             note = _resume.stopped_note(args, export, exc)

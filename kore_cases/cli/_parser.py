@@ -138,6 +138,12 @@ def _add_export(commands: Any, common: argparse.ArgumentParser) -> None:
         "--restart", action="store_true", help="discard FILE.partial and start over"
     )
     out.add_argument(
+        "--csv-raw",
+        action="store_true",
+        help="write CSV cells as they are; by default a cell starting with = + - @ tab or "
+        "CR gets a ' in front, so that a spreadsheet does not run case text as a formula",
+    )
+    out.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no summary line"
     )
     # The resume command repeats the flags of this parser.

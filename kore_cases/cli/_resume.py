@@ -12,8 +12,8 @@ both choices, so that no partial is ever silently reused or overwritten.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -24,9 +24,10 @@ from .._export import (
     ExportFormat,
     Partial,
     PartialError,
-    discard_partial,
+    TargetLock,
     partial_path,
     read_partial,
+    resolve_target,
 )
 from ._common import PROG, UsageError, plural
 
@@ -64,16 +65,19 @@ def settings(args: argparse.Namespace, client: CasesClient, flt: CaseFilter) -> 
 def earlier_partial(
     args: argparse.Namespace, fmt: ExportFormat, chosen: dict[str, Any]
 ) -> Partial | None:
-    """The partial this export continues, if any (``--restart`` removes it first).
+    """The partial this export continues, if any (``--restart``: none, the export
+    discards it once it holds the file's lock).
 
     Raises:
+        TargetBusyError: another export is writing the same file.
         UsageError: there is a partial and no choice was made, it does not fit the
             flags, or it cannot be read; or there is none to ``--resume``.
     """
-    target = Path(args.output)
+    target = resolve_target(args.output)
+    with TargetLock(target):  # another export running says so, not "a partial exists"
+        pass
     name = partial_path(target)
     if args.restart:
-        discard_partial(target)
         return None
     try:
         earlier = read_partial(target)
@@ -133,8 +137,22 @@ def stopped_note(args: argparse.Namespace, export: CaseExport, exc: BaseExceptio
     how = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
     return (
         f"{how} at page {page}; {plural(kept.cases, 'case')} kept in {export.partial}; "
-        f"resume with: {resume_command(args)}"
+        f"{_set_secrets_first(args)}resume with: {resume_command(args)}"
     )
+
+
+def _set_secrets_first(args: argparse.Namespace) -> str:
+    """The variables the resume command reads a secret from that do not hold it yet.
+
+    A secret given as a flag is repeated as its variable (``"$KORE_CLIENT_SECRET"``),
+    never printed: the user must set the variable first, or the command fails.
+    """
+    unset = [
+        f"{variable} to the value of --{dest.replace('_', '-')}"
+        for dest, variable in _SECRET_VARIABLES.items()
+        if getattr(args, dest, None) and os.environ.get(variable) != getattr(args, dest)
+    ]
+    return f"set {' and '.join(unset)} (not printed here), then " if unset else ""
 
 
 def stream_hint(args: argparse.Namespace, export: CaseExport, exc: BaseException) -> str | None:
