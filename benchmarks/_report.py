@@ -181,6 +181,7 @@ def meanings(scenarios: list[Scenario]) -> list[str]:
 def readme_section(rows: list[Row], scenarios: list[Scenario], curve: str) -> str:
     """The body of the README's ``## Performance`` section."""
     parts = [
+        *requests_lead(),
         "Measured with `python -m benchmarks` against the fake Kore server on loopback; "
         "every figure with a target is a ratio of variants run side by side, so it holds "
         "on a busy machine. Machine, versions and method: "
@@ -207,6 +208,23 @@ def readme_section(rows: list[Row], scenarios: list[Scenario], curve: str) -> st
     if miss:
         parts += ["", "Targets missed in this run, and what limits them:", "", *miss]
     return "\n".join(parts) + "\n"
+
+
+def requests_lead() -> list[str]:
+    """What leads the section: the requests (and time at 60 a minute) of a full pull and
+    of a sync, from ``benchmarks/SYNC.md`` (``python -m benchmarks.sync --update-docs``)."""
+    lead = Path(__file__).resolve().parent / "SYNC.md"
+    if not lead.exists():
+        return []
+    return [
+        "**Requests** are what Kore's 60 a minute make scarce "
+        "(`python -m benchmarks.sync`, [benchmarks/sync.py](benchmarks/sync.py)):",
+        "",
+        lead.read_text().strip(),
+        "",
+        "**Speed and memory** of the client itself:",
+        "",
+    ]
 
 
 def update_readme(path: Path, body: str) -> None:

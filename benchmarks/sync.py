@@ -5,6 +5,8 @@ at the fake server, and the time at 60 a minute is ``requests / 60`` minutes. Th
 themselves go with a raised rate limit so that the benchmark takes seconds, not hours;
 their wall time (local CPU and disk) is reported beside.
 
+* a full pull of ``--cases`` at 50 a page and at ``page_size="max"``: the requests a
+  sync saves start with the page size;
 * first sync: ``--cases`` (200,000) cases over two years, the server clamping ``limit``
   at ``--page`` (100); the bound is ``1.05 * ceil(N / page)``; the dataset must equal
   the server's set (ids and raw JSON).
@@ -14,7 +16,8 @@ their wall time (local CPU and disk) is reported beside.
   must send no more than the rules need and at most 10% of the first sync's requests,
   and the dataset must again equal the server's set.
 
-Writes ``benchmarks/_out/sync.md``; exits 1 if a bound or an equality fails.
+Writes ``benchmarks/_out/sync.md``; ``--update-docs`` also writes ``benchmarks/SYNC.md``,
+which leads the README's Performance section. Exits 1 if a bound or an equality fails.
 """
 
 from __future__ import annotations
@@ -32,10 +35,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))  # the scenario the tests use
 
+import msgspec  # noqa: E402
 import pyarrow.dataset as pads  # noqa: E402
 from sync_scenario import age, churn, newest_created, second_sync_needs, server_set  # noqa: E402
 
 from kore_cases.testing import FakeKoreServer  # noqa: E402
+
+from . import _report  # noqa: E402
 
 REFRESH = timedelta(days=30)
 KORE_PER_MINUTE = 60
@@ -64,6 +70,21 @@ def dataset_set(directory: Path) -> dict[str, str]:
         columns=["id", "raw"]
     )
     return dict(zip(table.column("id").to_pylist(), table.column("raw").to_pylist(), strict=True))
+
+
+async def full_pull(cases: int, page: int, page_size: int | str) -> Run:
+    """Every case through ``iter_pages``, as an export does (no dataset)."""
+    async with FakeKoreServer(cases=cases, max_page_size=page) as server:
+        async with server.client(page_size=page_size) as client:  # type: ignore[arg-type]
+            started = time.perf_counter()
+            count = 0
+            async for got in client.iter_pages(model=msgspec.Raw, dedupe=False):
+                count += len(got.results)
+            wall = time.perf_counter() - started
+        size = page if page_size == "max" else int(page_size)
+        bound = math.ceil(cases / size)
+        name = f"full pull, page_size={page_size!r}"
+        return Run(name, cases, server.stats.requests, bound, wall, count == cases)
 
 
 async def first_sync(cases: int, page: int, directory: Path) -> Run:
@@ -112,9 +133,12 @@ async def second_sync(cases: int, page: int, directory: Path) -> tuple[Run, Run]
 def report(runs: list[Run], page: int) -> str:
     lines = [
         f"Sync against the fake server (limit clamped at {page}); time at Kore's "
-        f"{KORE_PER_MINUTE} requests/min = requests / {KORE_PER_MINUTE} min.",
+        f"{KORE_PER_MINUTE} requests/min = requests / {KORE_PER_MINUTE} min. Bounds: a full "
+        "pull, one request per page; a first sync, 1.05 x that; a second sync, what the "
+        "refresh rules need and at most 10% of the first. Complete: every case, and for a "
+        "sync the dataset equal to the server's set (ids and raw JSON).",
         "",
-        "| run | cases | requests | bound | at 60/min | wall (raised limit) | dataset = server |",
+        "| run | cases | requests | bound | at 60/min | wall (raised limit) | complete |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for run in runs:
@@ -126,20 +150,44 @@ def report(runs: list[Run], page: int) -> str:
     return "\n".join(lines)
 
 
+def lead_readme(path: Path) -> None:
+    """Put ``SYNC.md`` at the head of the README's Performance section (in place of the
+    one there, if any); ``python -m benchmarks --update-docs`` keeps it there."""
+    text = path.read_text()
+    head = "## Performance\n\n"
+    start = text.index(head) + len(head)
+    rest = text[start:]
+    marker = "**Speed and memory** of the client itself:\n\n"
+    if marker in rest:
+        rest = rest[rest.index(marker) + len(marker) :]
+    path.write_text(text[:start] + "\n".join(_report.requests_lead()) + "\n" + rest)
+
+
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sync", description=__doc__)
     parser.add_argument("--cases", type=int, default=200_000)
     parser.add_argument("--second-cases", type=int, default=100_000)
     parser.add_argument("--page", type=int, default=100)
+    parser.add_argument("--quick", action="store_true", help="20,000 and 10,000 cases")
+    parser.add_argument("--update-docs", action="store_true", help="write benchmarks/SYNC.md")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.cases, args.second_cases = 20_000, 10_000
+    runs = [
+        await full_pull(args.cases, args.page, 50),
+        await full_pull(args.cases, args.page, "max"),
+    ]
     with tempfile.TemporaryDirectory() as first_dir, tempfile.TemporaryDirectory() as second_dir:
-        runs = [await first_sync(args.cases, args.page, Path(first_dir))]
+        runs.append(await first_sync(args.cases, args.page, Path(first_dir)))
         runs.extend(await second_sync(args.second_cases, args.page, Path(second_dir)))
     text = report(runs, args.page)
     print(text)
     out = HERE / "_out"
     out.mkdir(exist_ok=True)
     (out / "sync.md").write_text(text + "\n")
+    if args.update_docs:
+        (HERE / "SYNC.md").write_text(text + "\n")
+        lead_readme(HERE.parent / "README.md")
     return 0 if all(run.ok for run in runs) else 1
 
 

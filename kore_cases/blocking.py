@@ -26,6 +26,7 @@ for itself; it raises :class:`RuntimeError` instead.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -39,6 +40,7 @@ from anyio.from_thread import BlockingPortal
 from ._client import CasesClient as AsyncCasesClient
 from ._page_size import PageSize
 from ._stats import PullStats
+from ._sync import SyncProgress, SyncSummary
 from ._windows import TimeWindow, WindowSize
 from .auth import Auth
 from .filters import CaseFilter
@@ -241,6 +243,31 @@ class CasesClient:
             return await self._client.count(filter)
 
         return self._call(count)
+
+    def sync(
+        self,
+        directory: str | os.PathLike[str],
+        filter: CaseFilter | None = None,
+        *,
+        refresh_days: float = 30,
+        full_refresh: bool = False,
+        on_progress: Callable[[SyncProgress], None] | None = None,
+    ) -> SyncSummary:
+        """Bring a local Parquet dataset up to date; see :meth:`kore_cases.CasesClient.sync`.
+
+        ``on_progress`` is called on the client's own thread.
+        """
+
+        async def sync() -> SyncSummary:
+            return await self._client.sync(
+                directory,
+                filter,
+                refresh_days=refresh_days,
+                full_refresh=full_refresh,
+                on_progress=on_progress,
+            )
+
+        return self._call(sync)
 
     @overload
     def iter_pages(

@@ -16,8 +16,10 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pyarrow.dataset as pads
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
@@ -200,3 +202,12 @@ def test_a_client_never_closed_does_not_keep_the_interpreter_alive() -> None:
     )
     assert done.returncode == 0
     assert done.stdout == "opened\n"
+
+
+def test_a_plain_function_syncs_a_dataset(server_portal: BlockingPortal, tmp_path: Path) -> None:
+    with run_server(server_portal, cases=300, max_page_size=50) as server, client_of(server) as c:
+        summary = c.sync(tmp_path)
+        ids = pads.dataset(tmp_path, partitioning="hive").to_table(columns=["id"])
+        assert sorted(ids.column("id").to_pylist()) == sorted(server.case_ids())
+        assert (summary.new, summary.total) == (300, 300)
+        assert c.sync(tmp_path).unchanged > 0
