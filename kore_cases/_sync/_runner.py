@@ -40,6 +40,8 @@ from ._state import Pending, SyncState, SyncStateError, load_state, save_state
 
 if TYPE_CHECKING:
     from .._client import CasesClient
+    from .._pagination import PageIterator
+    from ..models import CasesPage
 
 __all__ = ["DEFAULT_OVERLAP_MS", "run_sync"]
 
@@ -118,22 +120,19 @@ class _Run:
         self.count_requests(1)
         return case_key(page.results[0]) if page.results else None
 
-    async def pull(self, name: str, case_filter: CaseFilter) -> Any:
-        """Every case of ``case_filter``, as :class:`CaseKey`, page by page (a generator)."""
+    def pull(self, name: str, case_filter: CaseFilter) -> _KeyPages:
+        """Every case of ``case_filter`` as :class:`CaseKey` lists, page by page."""
         pages = self.client.iter_pages(case_filter, model=msgspec.Raw, dedupe=False)
-        counted = 0
-        async with pages:
-            async for page in pages:
-                if page.limit > 0:
-                    self.server_limit = max(self.server_limit or 0, page.limit)
-                self._planned_by_pull[name] = max(1, math.ceil(page.total_results / page.limit))
-                self.count_requests(pages.stats.requests - counted)
-                counted = pages.stats.requests
-                keys = [case_key(raw) for raw in page.results]
-                self.progress.cases += len(keys)
-                yield keys
-                self.report()
-            self.count_requests(pages.stats.requests - counted)
+        return _KeyPages(self, name, pages)
+
+    def note_page(self, name: str, page: CasesPage[msgspec.Raw], requests: int) -> None:
+        """Count a page of pull ``name`` (and the ``requests`` it took) into the run."""
+        if page.limit > 0:
+            self.server_limit = max(self.server_limit or 0, page.limit)
+            self._planned_by_pull[name] = max(1, math.ceil(page.total_results / page.limit))
+        self.count_requests(requests)
+        self.progress.cases += len(page.results)
+        self.report()
 
     def page_limit(self) -> int:
         """Cases a page holds: the server's answer if there was one, else what is asked."""
@@ -157,7 +156,7 @@ class _Run:
         self.on_progress(self.progress)
 
     def plan_older(self, pending: Pending) -> None:
-        """Estimate the unresolved pull (and its probes) from the last run's unresolved set."""
+        """Estimate the unresolved pull from the last run's unresolved set."""
         if not pending.has_unresolved:
             return
         end = pending.unresolved_end_ms
@@ -245,24 +244,25 @@ class _Run:
         current: str | None = None
         case_filter = self.bounded(pending.recent_start_ms, boundary)
         if case_filter is not None:
-            async for keys in self.pull("recent", case_filter):
-                for key in keys:
-                    if key.created_ms is None:
-                        self.classify(key, months.setdefault(NO_MONTH, MonthChanges()))
-                        continue
-                    if boundary is not None and key.created_ms >= boundary:
-                        # A month already settled (the data moved and pages were read
-                        # again, or the server is not strictly newest first).
-                        self.classify(key, late)
-                        continue
-                    month = key.month
-                    if current is not None and month < current:
-                        boundary = next_month_start(month)
-                        await self.settle_before(boundary, months, waiting, covered)
-                        pending.next_end_ms = boundary
-                        save_state(self.dataset.root, self.state)
-                    current = month
-                    self.classify(key, months.setdefault(month, MonthChanges()))
+            async with self.pull("recent", case_filter) as pages:
+                async for keys in pages:
+                    for key in keys:
+                        if key.created_ms is None:
+                            self.classify(key, months.setdefault(NO_MONTH, MonthChanges()))
+                            continue
+                        if boundary is not None and key.created_ms >= boundary:
+                            # A month already settled (the data moved and pages were read
+                            # again, or the server is not strictly newest first).
+                            self.classify(key, late)
+                            continue
+                        month = key.month
+                        if current is not None and month < current:
+                            boundary = next_month_start(month)
+                            await self.settle_before(boundary, months, waiting, covered)
+                            pending.next_end_ms = boundary
+                            await asyncio.to_thread(save_state, self.dataset.root, self.state)
+                        current = month
+                        self.classify(key, months.setdefault(month, MonthChanges()))
         await self.settle_before(
             None if lowest is None else month_start(month_of(lowest)), months, waiting, covered
         )
@@ -272,7 +272,7 @@ class _Run:
             await self.settle_late(late)
         pending.recent_done = True
         pending.next_end_ms = None
-        save_state(self.dataset.root, self.state)
+        await asyncio.to_thread(save_state, self.dataset.root, self.state)
 
     async def settle_before(
         self,
@@ -316,14 +316,15 @@ class _Run:
             )
             if case_filter is not None:
                 self.report("unresolved")
-                async for keys in self.pull("unresolved", case_filter):
-                    for key in keys:
-                        unresolved_now.add(key.id)
-                        changes = months.setdefault(key.month, MonthChanges())
-                        self.classify(key, changes)
-                        # The server says it is unresolved, whatever its status reads.
-                        if key.created_ms is not None:
-                            changes.unresolved[key.id] = key.created_ms
+                async with self.pull("unresolved", case_filter) as pages:
+                    async for keys in pages:
+                        for key in keys:
+                            unresolved_now.add(key.id)
+                            changes = months.setdefault(key.month, MonthChanges())
+                            self.classify(key, changes)
+                            # The server says it is unresolved, whatever its status reads.
+                            if key.created_ms is not None:
+                                changes.unresolved[key.id] = key.created_ms
             end = pending.unresolved_end_ms
             candidates = [
                 created
@@ -339,9 +340,10 @@ class _Run:
                 probe = self.bounded(window.start_ms, window.end_ms)
                 if probe is None:
                     continue
-                async for keys in self.pull(f"probe {number}", probe):
-                    for key in keys:
-                        self.classify(key, months.setdefault(key.month, MonthChanges()))
+                async with self.pull(f"probe {number}", probe) as pages:
+                    async for keys in pages:
+                        for key in keys:
+                            self.classify(key, months.setdefault(key.month, MonthChanges()))
                 for month in _months_of(window):
                     months.setdefault(month, MonthChanges()).covered.append(window)
         self.report("writing")
@@ -350,6 +352,37 @@ class _Run:
                 if case_id not in changes.unresolved:
                     changes.resolved.add(case_id)
             await self.settle(month, changes)
+
+
+class _KeyPages:
+    """A pull's pages as lists of :class:`CaseKey`, counted into the run as they come.
+
+    Use it as ``async with run.pull(...) as pages: async for keys in pages``; leaving
+    the block stops the pull's fetches.
+    """
+
+    def __init__(self, run: _Run, name: str, pages: PageIterator[msgspec.Raw]) -> None:
+        self._run = run
+        self._name = name
+        self._pages = pages
+        self._counted = 0
+
+    async def __aenter__(self) -> _KeyPages:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._pages.aclose()
+        self._run.count_requests(self._pages.stats.requests - self._counted)
+
+    def __aiter__(self) -> _KeyPages:
+        return self
+
+    async def __anext__(self) -> list[CaseKey]:
+        page = await self._pages.__anext__()
+        requests = self._pages.stats.requests
+        self._run.note_page(self._name, page, requests - self._counted)
+        self._counted = requests
+        return [case_key(raw) for raw in page.results]
 
 
 def _months_of(window: Range) -> Iterable[str]:
