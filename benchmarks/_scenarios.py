@@ -21,6 +21,8 @@ from typing import Any
 
 from kore_cases import Case, CasesClient, JwtAuth, RateLimit, StaticToken
 
+from ._watch import watch
+
 Params = dict[str, Any]
 Result = dict[str, float]
 
@@ -367,6 +369,7 @@ SCENARIOS: dict[str, Callable[[Params], Result]] = {
     "ratelimit": ratelimit,
     "auth": auth,
     "curve": curve,
+    "watch": watch,
 }
 
 

@@ -403,6 +403,51 @@ def _curve_rows(agg: Agg, quick: bool) -> list[Row]:
     ]
 
 
+# -- 7. watch ----------------------------------------------------------------------------------
+
+
+def _watch_jobs(quick: bool) -> list[Job]:
+    params = {
+        "every": 0.5 if quick else 2.0,
+        "page_size": PAGE_SIZE,
+        "burst": 120,
+        "idle_polls": 3 if quick else 10,
+        "samples": 3 if quick else 10,
+    }
+    return [Job("watch", "watch", params, ServerConfig(cases=2000, latency_ms=LATENCY_MS))]
+
+
+def _watch_rows(agg: Agg, quick: bool) -> list[Row]:
+    d = agg["watch"]
+    floor = d["busy_floor"]
+    bound = d["every"] * 1.1 + 3 * LATENCY_MS / 1000
+    return [
+        Row(
+            "Watch",
+            "requests per idle poll (at the server)",
+            f"{d['idle_requests_per_poll']:.2f}",
+            "= 1",
+            d["idle_requests_per_poll"] == 1.0,
+            rss_mb=d["peak_rss_mb"],
+        ),
+        Row(
+            "Watch",
+            f"requests for {d['burst']:.0f} new cases, page size {PAGE_SIZE}",
+            f"{d['busy_requests']:.0f}",
+            f"≤ ceil(N/page_size) + 1 = {floor + 1:.0f}",
+            d["busy_requests"] <= floor + 1,
+        ),
+        Row(
+            "Watch",
+            f"delay from creation to event, every={d['every']:g} s",
+            f"mean {d['delay_mean']:.2f} s, max {d['delay_max']:.2f} s",
+            f"max ≤ every x 1.1 + 3 latencies = {bound:.2f} s",
+            d["delay_max"] <= bound,
+            "mean about every/2: a case waits for the next poll",
+        ),
+    ]
+
+
 SCENARIOS: list[Scenario] = [
     Scenario(
         "decode",
@@ -457,6 +502,16 @@ SCENARIOS: list[Scenario] = [
         _auth_rows,
         "A fresh JWT per request (unique `jti`) is cheap with HS256 and costs more with "
         "RS256, still far below a page's network time.",
+    ),
+    Scenario(
+        "watch",
+        "7. Watching for new cases",
+        (1, 1),
+        _watch_jobs,
+        _watch_rows,
+        "A bot's `client.watch()` costs one request per idle poll and about "
+        "`ceil(N / page_size)` for N new cases (counted at the server), and reports a case "
+        "within about one `every` of its creation.",
     ),
     Scenario(
         "throughput",

@@ -474,3 +474,16 @@ async def test_many_watches_share_one_loop_without_tasks_of_their_own(
     pendings = [await started(w, server) for w in watches]
     for p in pendings:
         p.cancel()
+
+
+async def test_a_timeout_around_anext_leaves_the_watch_running(
+    server: FakeKoreServer, client: CasesClient
+) -> None:
+    events = client.watch(every=EVERY)
+    (await started(events, server)).cancel()
+    for _ in range(3):  # cancelled while sleeping or in the middle of a poll
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(anext(events), 0.03)
+    ids = server.create_cases(1)
+    (event,) = await take(events, 1)
+    assert event.case.id == ids[0]  # type: ignore[union-attr]

@@ -194,3 +194,21 @@ def test_state_file_journal_in_set_mode(tmp_path: Path) -> None:
     assert loaded is not None
     assert set(loaded.versions) == {"c2", "c3"}
     assert StateFile(tmp_path / "missing.json").load() is None
+
+
+async def test_known_cases_gone_from_the_window_cannot_hide_new_ones() -> None:
+    known = [case(n) for n in range(100, 108)]
+    new = [case(n) for n in range(108, 113)]  # 5 new, 3 a page
+    listing = Listing([*known[2:], *new])  # 2 known cases deleted (or resolved away)
+    found, requests = await poll_new(listing.fetch, CaseFilter(), state(107, known, 10))
+    assert [c.id for c in found] == [c.id for c in new]
+    assert requests == 2  # ceil(5/3): reads on while a page ends on a new case
+
+
+async def test_a_custom_sort_reads_the_whole_window() -> None:
+    known = [case(n) for n in range(100, 108)]
+    listing = Listing(known)
+    found, requests = await poll_new(
+        listing.fetch, CaseFilter(sort_by="priority"), state(107, known, 10)
+    )
+    assert (found, requests) == ([], 3)  # no order to rely on: every page of the window

@@ -257,9 +257,11 @@ class CaseWatch:
             # Connection lost, timeout, an unreadable or inconsistent answer: an outage.
             self._failed(started, exc, None)
             return
-        except BaseException:
-            self._closed = True  # a refusal (ValueError: over budget), a cancel, a bug
+        except Exception:
+            self._closed = True  # a refusal (ValueError: over budget) or a bug
             raise
+        # A cancel (a timeout around __anext__, the task cancelled) propagates and leaves
+        # the watch as it was: the poll's findings are dropped, the next call polls again.
         if self._schedule.failures:
             logger.info("watch resumed after %d failed poll(s)", self._schedule.failures)
         self.stats.polls += 1
