@@ -20,10 +20,10 @@ import pytest
 from helpers import client_for
 from sync_scenario import age, churn, newest_created, second_sync_needs, server_set
 
-from kore_cases import CaseFilter, SyncProgress
+from kore_cases import CaseFilter, CasesClient, PaginationError, Response, SyncProgress
 from kore_cases._sync._dataset import Dataset, MonthChanges
 from kore_cases._sync._keys import case_key
-from kore_cases.testing import FakeKoreServer
+from kore_cases.testing import FakeKoreServer, MockTransport
 
 REFRESH = timedelta(days=30)
 
@@ -285,3 +285,25 @@ async def test_a_sync_killed_at_random_points_ends_with_the_servers_set(tmp_path
 
 def _leftovers(directory: Path) -> list[Path]:
     return list(directory.glob("**/.*.part"))
+
+
+async def test_a_server_listing_oldest_first_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    cases = [
+        {"_id": f"c{n}", "createdAt": f"2025-0{n}-01T00:00:00.000Z", "status": {"name": "Open"}}
+        for n in (1, 2, 3)
+    ]
+
+    def oldest_first(request: Any) -> Response:
+        limit = request.json()["limit"]
+        answer = {"results": cases[:limit], "page": 1, "limit": limit, "hasMore": limit < 3}
+        return Response(200, json={**answer, "totalPages": 3 // limit, "totalResults": 3})
+
+    client = CasesClient(
+        "https://kore.example", "st-1", "acc-1", "token", transport=MockTransport(oldest_first)
+    )
+    async with client:
+        with pytest.raises(PaginationError, match="newest first"):
+            await client.sync(tmp_path)
+    assert _listing(tmp_path)[0] == []  # no month written

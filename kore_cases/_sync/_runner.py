@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from .._wire import kore_time_from_ms
+from ..errors import PaginationError
 from ..filters import CaseFilter
 from ._dataset import Dataset, MonthChanges, Stored
 from ._keys import (
@@ -114,11 +115,26 @@ class _Run:
         return dataclasses.replace(self.filter, **changes)
 
     async def newest(self, case_filter: CaseFilter) -> CaseKey | None:
-        """The newest case matching ``case_filter`` (one request of one case)."""
+        """The newest case matching ``case_filter`` (one request of two cases).
+
+        Kore lists cases newest first; the second case checks it, since a pull bounded
+        by the first case's ``createdAt`` would otherwise miss nearly everything.
+
+        Raises:
+            PaginationError: the server lists the older case first.
+        """
         self.plan_requests("newest", 1)
-        page = await self.client.get_page(case_filter, page=1, page_size=1, model=msgspec.Raw)
+        page = await self.client.get_page(case_filter, page=1, page_size=2, model=msgspec.Raw)
         self.count_requests(1)
-        return case_key(page.results[0]) if page.results else None
+        keys = [case_key(raw) for raw in page.results[:2]]
+        if len(keys) == 2 and _ascending(keys[0].created_ms, keys[1].created_ms):
+            raise PaginationError(
+                f"the server listed a case created at {keys[0].created_ms} ms before one "
+                f"created at {keys[1].created_ms} ms: sync needs Kore's documented order, "
+                "newest first, to fill the months and bound its pulls",
+                page=1,
+            )
+        return keys[0] if keys else None
 
     def pull(self, name: str, case_filter: CaseFilter) -> _KeyPages:
         """Every case of ``case_filter`` as :class:`CaseKey` lists, page by page."""
@@ -352,6 +368,10 @@ class _Run:
                 if case_id not in changes.unresolved:
                     changes.resolved.add(case_id)
             await self.settle(month, changes)
+
+
+def _ascending(first: int | None, second: int | None) -> bool:
+    return first is not None and second is not None and first < second
 
 
 class _KeyPages:
