@@ -7,6 +7,8 @@ fake Kore server in a process of its own. Every run writes to ``benchmarks/_out/
 ``RESULTS-partial.md`` otherwise, and ``throughput.png`` when the curve was measured.
 ``--update-docs`` (full runs only) also replaces the committed ``benchmarks/RESULTS.md``,
 ``benchmarks/throughput.png`` and the body of the README's ``## Performance`` section.
+A full run also runs ``benchmarks.sync`` (requests of a full pull and of a first and a
+second sync), whose table leads that section.
 
 The exit status is 1 when a child fails or a pull loses or repeats cases; a missed
 timing target is reported, never an error (CI may run ``--quick`` but must not judge it).
@@ -167,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
             curve = agg["curve"]
         if scenario.name == "cpu":
             cpu_cps = agg["cpu"]["kore_cps"]
+    if full and not args.no_write:
+        # Requests, the scarce resource at Kore: a full pull and a first and second sync
+        # (benchmarks/sync.py); with --update-docs its table leads the README section.
+        print("Requests of a full pull and of a sync (benchmarks.sync)", file=sys.stderr)
+        sync_args = ["--update-docs"] if args.update_docs else []
+        subprocess.run([sys.executable, "-m", "benchmarks.sync", *sync_args], cwd=ROOT, check=False)
     quick_note = (
         "**--quick**: small sizes and one run each, a smoke test; these figures are not "
         "comparable with the targets.\n\n"
