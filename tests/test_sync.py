@@ -20,7 +20,14 @@ import pytest
 from helpers import client_for
 from sync_scenario import age, churn, newest_created, second_sync_needs, server_set
 
-from kore_cases import CaseFilter, CasesClient, PaginationError, Response, SyncProgress
+from kore_cases import (
+    CaseFilter,
+    CasesClient,
+    PaginationError,
+    Response,
+    ServerError,
+    SyncProgress,
+)
 from kore_cases._sync._dataset import Dataset, MonthChanges
 from kore_cases._sync._keys import case_key
 from kore_cases.testing import FakeKoreServer, MockTransport
@@ -307,3 +314,22 @@ async def test_a_server_listing_oldest_first_is_refused_before_anything_is_writt
         with pytest.raises(PaginationError, match="newest first"):
             await client.sync(tmp_path)
     assert _listing(tmp_path)[0] == []  # no month written
+
+
+async def test_a_failed_first_sync_continues_from_the_month_in_progress(tmp_path: Path) -> None:
+    async with FakeKoreServer(cases=2_000, max_page_size=50) as server:
+        server.schedule_faults(30, "500")  # page 30 of 40 fails, with no retry left
+        async with server.client(page_size="max", max_retries=0, concurrency=1) as client:
+            with pytest.raises(ServerError):
+                await client.sync(tmp_path)
+            pending = state(tmp_path)["pending"]
+            assert pending["next_end_ms"] < pending["end_ms"]  # some months are complete
+            months_before, _ = _listing(tmp_path)
+            assert 0 < len(months_before) < 24
+            server.reset_stats()
+            summary = await client.sync(tmp_path)
+        # Only the months not yet complete are read again: about 11 pages and change.
+        assert summary.resumed
+        assert server.stats.requests <= 40 - 29 + 3
+        assert dataset_set(tmp_path) == server_set(server)
+    assert state(tmp_path)["pending"] is None
