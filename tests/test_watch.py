@@ -487,3 +487,35 @@ async def test_a_timeout_around_anext_leaves_the_watch_running(
     ids = server.create_cases(1)
     (event,) = await take(events, 1)
     assert event.case.id == ids[0]  # type: ignore[union-attr]
+
+
+async def test_new_mode_keeps_only_the_overlap_in_memory(
+    server: FakeKoreServer, client: CasesClient
+) -> None:
+    # The fake server stamps new cases 1 ms apart: a 20 ms overlap holds about 20 of them.
+    events = client.watch(every=EVERY, overlap=0.02)
+    pending = await started(events, server)
+    sizes = []
+    for burst in range(15):
+        server.create_cases(40)
+        got = [await pending] if burst == 0 else []
+        got += await take(events, 40 - len(got))
+        assert len(got) == 40
+        sizes.append(len(events.cursor.boundary))
+        pending = asyncio.ensure_future(anext(events))
+        await until(lambda: events.stats.polls > 0, timeout=10)
+    pending.cancel()
+    # 600 cases seen; the boundary holds one overlap plus the last poll's cases (it is
+    # trimmed at the start of each poll), whatever the number seen before.
+    assert max(sizes) <= 80
+
+
+async def test_set_mode_since_reports_members_created_from_then(
+    server: FakeKoreServer, roomy: CasesClient
+) -> None:
+    members = server.case_ids({"priority": ["critical"]})  # newest first
+    since = server.get_case(members[1])["createdAt"]  # type: ignore[index]
+    events = roomy.watch(CaseFilter(priority=["critical"]), every=EVERY, mode="set", since=since)
+    got = await take(events, 2)
+    assert [e.case.id for e in got] == [members[1], members[0]]  # type: ignore[union-attr]
+    assert all(isinstance(e, CaseAdded) for e in got)
