@@ -12,10 +12,11 @@ What the tracker can see, it acts on:
   cases may have slid across a page boundary by up to the difference: read again from
   as many pages back as that spans, and check that the first page read again is close
   enough to the snapshot of the pages handed out, or go further back.
-- **Seams.** Two pages read in one snapshot never share a case. When a page holds the
-  last case of the page before it, the data moved between the two reads even if
+- **Seams.** Two pages read in one snapshot never share a case. When a page holds a
+  case of the page before it, the data moved between the two reads even if
   ``totalResults`` did not change (a case created and another resolved): the pages
-  fetched ahead may come from before the move, so they are read again.
+  fetched ahead may come from before the move, so they are read again. (When the
+  cases that would have shown the overlap are the ones that left, nothing shows.)
 - **The end.** The pages are bounded by ``totalResults`` and ``limit`` (``totalPages``
   is not trusted); a short or empty page ends the data. A full page that says
   ``hasMore`` leads one page further, past the total only while it brings cases not
@@ -81,7 +82,7 @@ class ContinuityTracker:
         if limit < 1:
             raise ValueError(f"limit must be >= 1, not {limit!r}")
         self.limit = limit
-        self._first = first
+        self.first = first  # the pull's first page
         self.checked = first - 1  # pages up to here hold every case before them ...
         self.total: int | None = None  # ... in the snapshot with this totalResults
         self.least_total: int | None = None  # the least totalResults any page reported
@@ -101,7 +102,7 @@ class ContinuityTracker:
         if self._end is not None:
             return self._end
         bound = self._pages_for(self._latest_total or 0) if self._latest_total is not None else 0
-        return max(bound, self._more_after, self._first)
+        return max(bound, self._more_after, self.first)
 
     @property
     def resume_page(self) -> int:
@@ -153,7 +154,7 @@ class ContinuityTracker:
         """
         if self.least_total is None:
             return 0
-        owed = self.least_total - (self._first - 1) * self.limit
+        owed = self.least_total - (self.first - 1) * self.limit
         return max(0, owed - handed_out)
 
     # -- the checks ---------------------------------------------------------------
@@ -193,10 +194,7 @@ class ContinuityTracker:
                 "paging='page'",
                 page=self.checked + 1,
             )
-        try:
-            return keys.index(prev[-1]) + 1
-        except ValueError:
-            return 0
+        return len(set(prev).intersection(keys))
 
     def _take(self, facts: PageFacts, repeats: int) -> None:
         """Extend the checked run to this page and learn where the data ends."""

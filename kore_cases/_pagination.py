@@ -18,11 +18,13 @@ How a pull runs:
 4. When the pull ends, the cases handed out are compared with what the server
    announced; a shortfall is logged as a WARNING and kept in ``stats.shortfall``.
 
-This module only wires those two pure parts to the fetcher. The iterators are classes,
-not async generators, and never ``yield`` inside a task group or cancel scope. Leaving
-early (``aclose()``, leaving ``async with``, an exception, cancellation, closing the
-client) cancels the fetches still running; ``break`` out of ``async for`` cancels those
-not answered yet, and iterating again fetches them again.
+This module only wires those two pure parts to the
+:class:`~kore_cases._page_reader.PageReader`, which builds, fetches and decodes pages.
+The iterators are classes, not async generators, and never ``yield`` inside a task
+group or cancel scope. Leaving early (``aclose()``, leaving ``async with``, an
+exception, cancellation, closing the client) cancels the fetches still running;
+``break`` out of ``async for`` cancels those not answered yet, and iterating again
+fetches them again.
 """
 
 from __future__ import annotations
@@ -32,17 +34,17 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Coroutine, Mapping
-from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from ._case_ids import CaseKeys, SeenIds
 from ._checks import whole_number
 from ._continuity import ContinuityTracker, PageFacts, Rewind
-from ._fetch import PageFetcher, Unreadable, check_page_number, decode_page
+from ._fetch import PageFetcher
+from ._page_reader import Fetched, PageReader, fetch, result_of
 from ._page_size import PageSizer
 from ._prefetch import PrefetchWindow
 from ._stats import PullStats
-from .errors import ClientClosedError, KoreCasesError, PaginationError
+from .errors import KoreCasesError, PaginationError
 from .models import Case, CasesPage, page_decoder
 
 __all__ = ["CaseIterator", "PageIterator", "PageSource", "TaskOwner", "check_pull_arguments"]
@@ -81,23 +83,6 @@ class TaskOwner:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-
-
-@dataclass
-class _Fetched:
-    page: int
-    body: bytes
-    attempts: int
-
-
-async def _fetch(fetcher: PageFetcher, body: bytes, page: int, stats: PullStats) -> _Fetched:
-    """Fetch one page and keep it as bytes (the fetcher has checked that it looks like JSON)."""
-    data, attempts = await fetcher.fetch(body, page=page, stats=stats, parse=_as_is)
-    return _Fetched(page, data, attempts)
-
-
-def _as_is(data: bytes) -> bytes:
-    return data
 
 
 def check_pull_arguments(
@@ -172,18 +157,14 @@ class PageIterator(Generic[T]):
         check_pull_arguments(model, start_page, max_items, ordered)
         self._keys = CaseKeys(model, required=dedupe)
         self._seen = SeenIds(self._keys.case_id) if self._keys.case_id and dedupe else None
-        self._fetcher = fetcher
         self._owner = owner
-        self._filter_body = dict(filter_body)
-        self._decoder = page_decoder(model)
-        # A PageSizer decides the first request's limit ("max" probes); the answer rules.
-        self._sizer = page_size if isinstance(page_size, PageSizer) else PageSizer(page_size)
         self._ordered = ordered
         self._start_page = start_page
         self._max_items = max_items
         # A windowed pull hands every window's iterator the same counters.
         self.stats = PullStats() if stats is None else stats
-        self._window: PrefetchWindow[asyncio.Task[_Fetched], CasesPage[T]] = PrefetchWindow(
+        self._reader: PageReader[T] = PageReader(fetcher, filter_body, model, page_size, self.stats)
+        self._window: PrefetchWindow[asyncio.Task[Fetched], CasesPage[T]] = PrefetchWindow(
             window, start_page + 1
         )
         self._tracker: ContinuityTracker | None = None  # from the first page on
@@ -191,7 +172,7 @@ class PageIterator(Generic[T]):
         self._closed = False
         self._exhausted = False
         self._observer = fetcher.observer
-        self._observer.pull_started(self.stats, self._filter_body)
+        self._observer.pull_started(self.stats, self._reader.filter_body)
 
     # -- iteration protocol -------------------------------------------------------
 
@@ -285,7 +266,7 @@ class PageIterator(Generic[T]):
     async def _advance(self) -> None:
         """Bring at least one page closer: take in the next arrival, or end the pull."""
         if self._tracker is None:
-            first = await self._first_page()
+            first = await self._reader.first(self._start_page)
             self._tracker = ContinuityTracker(self._start_page, first.limit)
             self._accept(first)
             return
@@ -294,37 +275,11 @@ class PageIterator(Generic[T]):
         page_no = window.lowest_in_flight() if self._ordered else await self._first_done()
         if page_no is None:
             self._exhausted = True
-            self._check_count(self._tracker)
+            _report_shortfall(self._tracker, self._handed_out, self.stats)
             return
-        fetched = await _result(window.in_flight[page_no], page_no)
+        fetched = await result_of(window.in_flight[page_no], page_no)
         window.in_flight.pop(page_no, None)
-        self._accept(await self._decode(fetched))
-
-    async def _first_page(self) -> CasesPage[T]:
-        """Fetch the start page in the consumer's task: its answer plans the pull."""
-        return _usable_limit(await self._sizer.first(self._first_page_of, self.stats))
-
-    async def _first_page_of(self, size: int) -> CasesPage[T]:
-        page = self._start_page
-        if self._fetcher.paging == "skip" and page > 1:
-            # skip counts cases, and resume_page counts pages of the server's limit,
-            # which may be smaller than page_size (a clamp): learn the limit first.
-            probe = _usable_limit(await self._fetch_now(page, size, check_page=False))
-            if probe.limit == size:
-                check_page_number(probe, page)
-                return probe
-            return await self._fetch_now(page, probe.limit)
-        return await self._fetch_now(page, size)
-
-    async def _fetch_now(self, page: int, limit: int, *, check_page: bool = True) -> CasesPage[T]:
-        body = self._fetcher.request_body(self._filter_body, page, limit)
-        result, _attempts = await self._fetcher.fetch(
-            body,
-            page=page,
-            stats=self.stats,
-            parse=lambda data: self._decode_bytes(page, data, check_page=check_page),
-        )
-        return result
+        self._accept(await self._reader.decode(fetched, self._tracker.limit))
 
     def _fill(self) -> None:
         """Schedule fetches while the window has room and pages are worth fetching."""
@@ -340,14 +295,14 @@ class PageIterator(Generic[T]):
             budget = max(0, math.ceil(remaining / tracker.limit))
         self._window.schedule(tracker.last_page, self._spawn_fetch, budget)
 
-    def _spawn_fetch(self, page: int, again: bool) -> asyncio.Task[_Fetched]:
+    def _spawn_fetch(self, page: int, again: bool) -> asyncio.Task[Fetched]:
         if again:
             self.stats.pages_reread += 1
         assert self._tracker is not None
-        body = self._fetcher.request_body(self._filter_body, page, self._tracker.limit)
+        body = self._reader.body(page, self._tracker.limit)
         # The task must not hold on to `self`: an iterator dropped by `break` has to be
         # collected (its __del__ cancels the fetches) while its fetches still run.
-        return self._owner.spawn(_fetch(self._fetcher, body, page, self.stats))
+        return self._owner.spawn(fetch(self._reader.fetcher, body, page, self.stats))
 
     async def _first_done(self) -> int | None:
         """Wait until any fetch has finished and return its page number."""
@@ -359,31 +314,6 @@ class PageIterator(Generic[T]):
             await asyncio.wait(window.in_flight.values(), return_when=asyncio.FIRST_COMPLETED)
             done = window.first_done(asyncio.Task.done)
         return done
-
-    async def _decode(self, fetched: _Fetched) -> CasesPage[T]:
-        """Decode a fetched page; a body still malformed is fetched again (retry budget)."""
-        page = fetched.page
-        try:
-            return self._decode_bytes(page, fetched.body)
-        except Unreadable as exc:
-            if fetched.attempts >= 1 + self._fetcher.policy.max_retries:
-                raise self._fetcher.unreadable_error(page, exc, fetched.attempts) from None
-        assert self._tracker is not None
-        body = self._fetcher.request_body(self._filter_body, page, self._tracker.limit)
-        result, _attempts = await self._fetcher.fetch(
-            body,
-            page=page,
-            stats=self.stats,
-            parse=lambda data: self._decode_bytes(page, data),
-            attempts_used=fetched.attempts,
-        )
-        return result
-
-    def _decode_bytes(self, page: int, body: bytes, *, check_page: bool = True) -> CasesPage[T]:
-        result: CasesPage[T] = decode_page(
-            body, self._decoder, page=page, path=self._fetcher.path, check_page=check_page
-        )
-        return result
 
     # -- continuity, data changes and dedupe --------------------------------------
 
@@ -437,24 +367,6 @@ class PageIterator(Generic[T]):
 
     # -- ending -------------------------------------------------------------------
 
-    def _check_count(self, tracker: ContinuityTracker) -> None:
-        """At the end of the data: say so if fewer cases came than were announced."""
-        missing = tracker.shortfall(self._handed_out)
-        if not missing:
-            return
-        self.stats.shortfall = missing
-        logger.warning(
-            "the pull handed out %d cases, but the server announced %d (the least "
-            "totalResults seen%s; %d repeats dropped): %d may have been missed. Cases "
-            "created and resolved while it ran can do this (pin end_date to the start of "
-            "the pull), or a server that ignores the page asked (try paging='skip')",
-            self._handed_out,
-            tracker.least_total,
-            f", from page {self._start_page} on" if self._start_page > 1 else "",
-            self.stats.duplicates_dropped,
-            missing,
-        )
-
     def _abandon(self, error: BaseException | None = None) -> None:
         """Stop for good: cancel every fetch still running; ``error`` ended the pull."""
         self._closed = True
@@ -465,31 +377,23 @@ class PageIterator(Generic[T]):
             task.cancel()
 
 
-async def _result(task: asyncio.Task[_Fetched], page: int) -> _Fetched:
-    # asyncio.wait() rather than `await task`: if the consumer is cancelled while
-    # waiting, the cancellation must not be forwarded into the fetch task, which
-    # _abandon() cancels anyway. A page that is already there needs no wait.
-    if not task.done():
-        await asyncio.wait((task,))
-    if task.cancelled():
-        # Not this consumer's cancellation (asyncio.wait would have raised that).
-        raise ClientClosedError(
-            f"page {page}: this pull was stopped (aclose() or the client's exit) while "
-            "the page was awaited",
-            page=page,
-        )
-    return task.result()
-
-
-def _usable_limit(page: CasesPage[T]) -> CasesPage[T]:
-    """Refuse a page size no request can be built from (it would be sent back)."""
-    if page.limit < 1:
-        raise PaginationError(
-            f"page {page.page} was served with limit {page.limit}: a page size is a whole "
-            "number >= 1, so the server's paging metadata cannot plan the pull",
-            page=page.page,
-        )
-    return page
+def _report_shortfall(tracker: ContinuityTracker, handed_out: int, stats: PullStats) -> None:
+    """At the end of the data: say so if fewer cases came than were announced."""
+    missing = tracker.shortfall(handed_out)
+    if not missing:
+        return
+    stats.shortfall += missing  # a windowed pull shares one PullStats across windows
+    logger.warning(
+        "the pull handed out %d cases, but the server announced %d (the least "
+        "totalResults seen%s; %d repeats dropped): %d may have been missed. Cases "
+        "created and resolved while it ran can do this (pin end_date to the start of "
+        "the pull), or a server that ignores the page asked (try paging='skip')",
+        handed_out,
+        tracker.least_total,
+        f", from page {tracker.first} on" if tracker.first > 1 else "",
+        stats.duplicates_dropped,
+        missing,
+    )
 
 
 class PageSource(Protocol[T]):

@@ -41,7 +41,8 @@ class PagingServer:
     - ``faults[page]`` lists what the next requests for ``page`` get, in turn: an HTTP
       status, or ``None`` for the answer (``[None, 500]``: the second read fails).
     - ``rewrite(answer, body)`` may change any answer before it is sent.
-    - ``on_request(n)`` runs on the n-th request (1-based), before anything else.
+    - ``delay(n)`` is how long the n-th request (1-based) waits before anything else;
+      ``on_request(n)`` runs after that wait, before the answer is computed.
 
     A pull that runs away gets ``400 runaway`` after ``max_requests`` requests, so that
     a test fails instead of hanging.
@@ -53,6 +54,7 @@ class PagingServer:
     faults: dict[int, list[int | None]] = field(default_factory=dict)
     rewrite: Callable[[Answer, dict[str, Any]], Answer] | None = None
     on_request: Callable[[int], None] | None = None
+    delay: Callable[[int], float] | None = None
     max_requests: int = 200
     bodies: list[dict[str, Any]] = field(default_factory=list)
     _answered: dict[int, asyncio.Event] = field(default_factory=dict)
@@ -77,8 +79,11 @@ class PagingServer:
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.json()
         self.bodies.append(body)
+        number = len(self.bodies)
+        if self.delay is not None:
+            await asyncio.sleep(self.delay(number))
         if self.on_request is not None:
-            self.on_request(len(self.bodies))
+            self.on_request(number)
         if len(self.bodies) > self.max_requests:
             return web.json_response({"errors": [{"msg": "runaway"}]}, status=400)
         page, limit = body.get("page", 1), body["limit"]

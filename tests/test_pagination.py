@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from helpers import client_for, pull_ids
+from helpers import client_for, pull_ids, until
 
 from kore_cases import (
     CaseFilter,
@@ -150,15 +150,14 @@ async def test_cases_added_while_the_consumer_is_midway() -> None:
 
 async def test_break_cancels_in_flight_requests_and_sends_no_more() -> None:
     async with (
-        FakeKoreServer(cases=5000, latency=0.2) as srv,
+        FakeKoreServer(cases=5000, latency=1.0) as srv,
         client_for(srv, page_size=50, concurrency=4) as client,
     ):
         async for _case in client.iter_cases():
-            await asyncio.sleep(0.05)  # the next pages are now in flight (0.2 s each)
-            assert srv.stats.in_flight == 4
+            # The next pages are now in flight (1 s each).
+            await until(lambda: srv.stats.in_flight == 4)
             break
-        await asyncio.sleep(0.05)
-        assert srv.stats.in_flight == 0
+        await until(lambda: srv.stats.in_flight == 0)
         await assert_stopped(srv)
         assert srv.stats.cancelled >= 1
 

@@ -113,6 +113,14 @@ class TestContinuity:
         assert tracker.check(facts(3, 50)) is None
         assert tracker.moves == 1
 
+    def test_any_case_of_the_page_before_shows_the_overlap(self) -> None:
+        # Two created, and c109 (the last case of page 1) resolved: c108 still shows it.
+        tracker = ContinuityTracker(first=1, limit=10)
+        tracker.check(facts(1, 50))
+        verdict = tracker.check(facts(2, 50, keys=[108] + [200 + i for i in range(9)]))
+        assert verdict is not None
+        assert verdict.keep
+
     def test_the_first_page_of_a_reread_is_not_a_seam(self) -> None:
         tracker = ContinuityTracker(first=1, limit=10)
         read(tracker, facts(1, 100), facts(2, 100))
