@@ -152,6 +152,8 @@ async def test_bad_arguments_are_refused_before_any_request(tmp_path: Path) -> N
                 await client.sync(tmp_path, CaseFilter(sort_by="createdDate"))
             with pytest.raises(ValueError, match="refresh_days"):
                 await client.sync(tmp_path, refresh_days=-1)
+            with pytest.raises(TypeError, match="on_progress"):
+                await client.sync(tmp_path, on_progress="print")  # type: ignore[arg-type]
             with pytest.raises(TypeError, match="CaseFilter"):
                 await client.sync(tmp_path, {"status": ["open"]})  # type: ignore[arg-type]
             (tmp_path / "file").write_text("")

@@ -433,6 +433,8 @@ async def run_sync(
         or not 0 <= refresh_days < math.inf
     ):
         raise ValueError(f"refresh_days must be a number of days >= 0, not {refresh_days!r}")
+    if on_progress is not None and not callable(on_progress):
+        raise TypeError(f"on_progress must be a function of a SyncProgress, not {on_progress!r}")
     root = Path(directory)
     dataset = _open_dataset(root)
     # As the state file holds it: JSON types only.

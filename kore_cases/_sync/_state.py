@@ -38,8 +38,8 @@ class Pending(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     end_ms: int | None
     """``endDate`` of the recent pull: just after the newest case when the run began."""
     next_end_ms: int | None
-    """The recent pull continues with the cases created before this (months from it on are
-    settled); ``None`` once the recent pull is complete... or before it began."""
+    """The recent pull continues with the cases created before this: the months from it
+    on are settled (``None``: no bound, the server held no case when the run began)."""
     recent_done: bool = False
     high_water_ms: int | None = None
     """The newest ``createdAt`` when the run began: the next high-water mark."""
