@@ -107,6 +107,7 @@ class _SyncBar:
                 "Syncing", total=None, planned="?", months=0, cases=0, per_minute=0.0, eta="?"
             )
         self._drawn = 0.0
+        self._last: SyncProgress | None = None
 
     def __enter__(self) -> _SyncBar:
         if self._progress is not None:
@@ -120,13 +121,17 @@ class _SyncBar:
         tb: TracebackType | None,
     ) -> None:
         if self._progress is not None:
+            if self._last is not None:
+                self.update(self._last, final=True)  # the last counters, however throttled
             self._progress.stop()
 
-    def update(self, progress: SyncProgress) -> None:
+    def update(self, progress: SyncProgress, *, final: bool = False) -> None:
+        """Redraw from ``progress``, at most ten times a second."""
         if self._progress is None or self._task is None:
             return
+        self._last = progress
         now = time.monotonic()
-        if now - self._drawn < 0.1:
+        if now - self._drawn < 0.1 and not final:
             return
         self._drawn = now
         eta = eta_seconds(progress, self._rate_limit)
