@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import signal
@@ -14,9 +15,10 @@ from typing import Any
 import aiohttp
 import msgspec
 import pytest
+from helpers import until
 
 from kore_cases import Case, CaseAdded, CaseChanged, CaseRemoved
-from kore_cases.cli._watch_command import event_line
+from kore_cases.cli._watch_command import _Status, event_line
 from kore_cases.testing import FakeKoreServer
 
 TIMEOUT = 20.0
@@ -186,3 +188,16 @@ async def test_serve_churns_and_takes_admin_changes() -> None:
             proc.kill()
             await proc.wait()
     assert proc.returncode == 0
+
+
+async def test_the_status_line_counts_polls_events_and_requests(server: FakeKoreServer) -> None:
+    async with server.client() as client:
+        events = client.watch(every=0.01)
+        pending = asyncio.ensure_future(anext(events))
+        await until(lambda: events.stats.polls >= 3)
+        pending.cancel()
+        line = _Status(events, io.StringIO()).line()
+    polls = events.stats.polls
+    assert line.startswith("watching (new, every 0.01 s): ")
+    assert f"{polls} polls, 0 events, {events.stats.requests} requests in the last minute" in line
+    assert events.stats.requests == server.stats.requests

@@ -75,10 +75,13 @@ def _guarded(handler: _Handler) -> _Handler:
     return run
 
 
-def add_admin_routes(app: web.Application, server: FakeKoreServer) -> None:
-    """Register the admin routes for ``server`` on ``app``."""
+class _Routes:
+    """The handlers, over one server."""
 
-    async def create(request: web.Request) -> web.StreamResponse:
+    def __init__(self, server: FakeKoreServer) -> None:
+        self.server = server
+
+    async def create(self, request: web.Request) -> web.StreamResponse:
         body = await _body(request)
         count = body.get("count", 1)
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -86,18 +89,19 @@ def add_admin_routes(app: web.Application, server: FakeKoreServer) -> None:
         flags = {key: body.get(key, False) for key in ("sameMillisecond", "hidden")}
         if not all(isinstance(flag, bool) for flag in flags.values()):
             raise ValueError("sameMillisecond and hidden must be true or false")
-        ids = server.create_cases(
+        ids = self.server.create_cases(
             count, same_millisecond=flags["sameMillisecond"], hidden=flags["hidden"]
         )
         return _json(201, {"ids": ids})
 
-    async def show(request: web.Request) -> web.StreamResponse:
-        case = server.get_case(request.match_info["case_id"])
+    async def show(self, request: web.Request) -> web.StreamResponse:
+        case_id = request.match_info["case_id"]
+        case = self.server.get_case(case_id)
         if case is None:
-            raise KeyError(f"no case with id {request.match_info['case_id']!r}")
+            raise KeyError(f"no case with id {case_id!r}")
         return _json(200, case)
 
-    async def update(request: web.Request) -> web.StreamResponse:
+    async def update(self, request: web.Request) -> web.StreamResponse:
         body = await _body(request)
         unknown = set(body) - {"status", "priority", "assignee"}
         if unknown:
@@ -108,7 +112,7 @@ def add_admin_routes(app: web.Application, server: FakeKoreServer) -> None:
         assignee = body.get("assignee", UNCHANGED)
         if assignee is not UNCHANGED and assignee is not None and not isinstance(assignee, str):
             raise ValueError("assignee must be an agent's name or null")
-        case = server.update_case(
+        case = self.server.update_case(
             request.match_info["case_id"],
             status=body.get("status"),
             priority=body.get("priority"),
@@ -116,33 +120,37 @@ def add_admin_routes(app: web.Application, server: FakeKoreServer) -> None:
         )
         return _json(200, case)
 
-    async def resolve(request: web.Request) -> web.StreamResponse:
-        return _json(200, server.resolve_case(request.match_info["case_id"]))
+    async def resolve(self, request: web.Request) -> web.StreamResponse:
+        return _json(200, self.server.resolve_case(request.match_info["case_id"]))
 
-    async def reveal(request: web.Request) -> web.StreamResponse:
-        return _json(200, server.reveal_case(request.match_info["case_id"]))
+    async def reveal(self, request: web.Request) -> web.StreamResponse:
+        return _json(200, self.server.reveal_case(request.match_info["case_id"]))
 
-    async def delete(request: web.Request) -> web.StreamResponse:
-        server.delete_case(request.match_info["case_id"])
+    async def delete(self, request: web.Request) -> web.StreamResponse:
+        self.server.delete_case(request.match_info["case_id"])
         return web.Response(status=204)
 
-    async def stats(request: web.Request) -> web.StreamResponse:
-        s = server.stats
+    async def stats(self, request: web.Request) -> web.StreamResponse:
+        s = self.server.stats
         return _json(
             200,
             {
                 "requests": s.requests,
                 "rateLimited": s.rate_limited,
                 "statuses": {str(k): v for k, v in sorted(s.statuses.items())},
-                "cases": server.total_cases,
+                "cases": self.server.total_cases,
             },
         )
 
+
+def add_admin_routes(app: web.Application, server: FakeKoreServer) -> None:
+    """Register the admin routes for ``server`` on ``app``."""
+    routes = _Routes(server)
     case = ADMIN_PREFIX + "/cases/{case_id}"
-    app.router.add_post(ADMIN_PREFIX + "/cases", _guarded(create))
-    app.router.add_get(case, _guarded(show))
-    app.router.add_patch(case, _guarded(update))
-    app.router.add_post(case + "/resolve", _guarded(resolve))
-    app.router.add_post(case + "/reveal", _guarded(reveal))
-    app.router.add_delete(case, _guarded(delete))
-    app.router.add_get(ADMIN_PREFIX + "/stats", _guarded(stats))
+    app.router.add_post(ADMIN_PREFIX + "/cases", _guarded(routes.create))
+    app.router.add_get(case, _guarded(routes.show))
+    app.router.add_patch(case, _guarded(routes.update))
+    app.router.add_post(case + "/resolve", _guarded(routes.resolve))
+    app.router.add_post(case + "/reveal", _guarded(routes.reveal))
+    app.router.add_delete(case, _guarded(routes.delete))
+    app.router.add_get(ADMIN_PREFIX + "/stats", _guarded(routes.stats))
