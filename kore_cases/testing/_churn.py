@@ -8,7 +8,7 @@
 Each tick is one change, chosen at random (seeded): create a case (half of them), change
 the status or priority of a recent case (three in ten), resolve one (two in ten). Changes
 land on cases created recently, the ones a bot watching new cases cares about. It uses only
-the server's public mutation API.
+the server's public mutation API; a case deleted meanwhile is forgotten, not an error.
 """
 
 from __future__ import annotations
@@ -58,23 +58,28 @@ class Churn:
         if not self._recent:
             self._recent.extend(reversed(self.server.case_ids()[:_RECENT]))
         roll = self._rng.random()
-        if roll < 0.5 or not self._recent:
-            self._recent.extend(self.server.create_cases(1))
-            kind = "created"
-        else:
+        kind = "created"
+        if roll >= 0.5 and self._recent:
             case_id = self._rng.choice(self._recent)
-            if roll < 0.8:
-                change = self._rng.choice(("status", "priority"))
-                if change == "status":
-                    self.server.update_case(case_id, status=self._rng.choice(_STATUSES))
-                else:
-                    self.server.update_case(case_id, priority=self._rng.choice(_PRIORITIES))
-                kind = "changed"
-            else:
-                self.server.resolve_case(case_id)
-                kind = "resolved"
+            try:
+                kind = self._change(case_id, roll)
+            except KeyError:  # deleted meanwhile (by a test, the admin endpoint): forget it
+                self._recent.remove(case_id)
+                kind = "created"
+        if kind == "created":
+            self._recent.extend(self.server.create_cases(1))
         self.counts[kind] += 1
         return kind
+
+    def _change(self, case_id: str, roll: float) -> str:
+        if roll >= 0.8:
+            self.server.resolve_case(case_id)
+            return "resolved"
+        if self._rng.random() < 0.5:
+            self.server.update_case(case_id, status=self._rng.choice(_STATUSES))
+        else:
+            self.server.update_case(case_id, priority=self._rng.choice(_PRIORITIES))
+        return "changed"
 
     def start(self) -> None:
         """Start changing cases in a background task of the running loop."""

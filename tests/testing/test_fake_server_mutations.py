@@ -215,3 +215,13 @@ async def test_churn_runs_in_the_background_until_stopped(server: FakeKoreServer
 def test_churn_refuses_a_bad_rate() -> None:
     with pytest.raises(ValueError, match="per_second must be a finite number > 0"):
         Churn(FakeKoreServer(cases=1), per_second=0)
+
+
+async def test_churn_forgets_cases_deleted_under_it(server: FakeKoreServer) -> None:
+    churn = Churn(server, per_second=1000, seed=2)
+    churn.step()
+    for case_id in server.case_ids():
+        server.delete_case(case_id)  # everything it knows is gone
+    kinds = [churn.step() for _ in range(50)]
+    assert "created" in kinds
+    assert server.total_cases == kinds.count("created")
