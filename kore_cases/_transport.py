@@ -121,7 +121,8 @@ def _failure(exc: aiohttp.ClientError) -> TransportError:
         return TransportError(
             f"the certificate of {exc.host} could not be verified ({exc.certificate_error}): "
             "for a server with a private or corporate CA pass "
-            "ssl=ssl.create_default_context(cafile=...) to CasesClient; not retried",
+            "ssl=ssl.create_default_context(cafile=...) to CasesClient (or set "
+            "SSL_CERT_FILE to the CA bundle); not retried",
             retryable=False,
         )
     if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(exc.os_error, socket.gaierror):

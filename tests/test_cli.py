@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import signal
+import ssl
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 import msgspec
 import pyarrow.parquet as pq
 import pytest
+import trustme
 from aiohttp import web
 from helpers import listing, serve, until
 
@@ -839,3 +841,25 @@ def test_ctrl_c_while_starting_is_one_line_and_130(
     monkeypatch.setattr("kore_cases.cli.build_parser", interrupted)
     assert main(["count"]) == 130
     assert capsys.readouterr().err == "kore-cases: interrupted\n"
+
+
+async def test_a_private_ca_named_in_ssl_cert_file_is_trusted(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+
+    async def handler(request: web.Request) -> web.Response:
+        page = {"page": 1, "limit": 1, "hasMore": False, "totalPages": 1, "totalResults": 7}
+        return web.json_response({**page, "results": []})
+
+    async with serve(handler, ssl_context=server_context) as url:
+        argv = ["count", "--host", url, "--stream-id", "st-1", "--account-id", "a"]
+        argv += ["--jwt", "token", "--no-rate-limit"]
+        code, _, err = await run_cli(*argv)
+        assert code == 1
+        assert "127.0.0.1" in err
+        assert "SSL_CERT_FILE" in err
+        code, out, err = await run_cli(*argv, env={"SSL_CERT_FILE": str(bundle)})
+        assert (code, out.strip()) == (0, "7"), err
