@@ -80,3 +80,10 @@ async def test_dates_are_sent_as_kore_documents_them() -> None:
     assert bodies[0]["startDate"] == "2025-01-01T00:00:00.000Z"
     assert bodies[0]["endDate"] == "2025-02-01T00:00:00.000Z"
     assert bodies[0]["dueDate"] == "2025-03-01T00:00:00.000Z"
+
+
+@pytest.mark.parametrize("stream_id", ["st-abc\n", "st-abc\r\n", "\nst-abc", "st-a/../b"])
+def test_a_stream_id_with_a_trailing_newline_or_a_path_is_refused(stream_id: str) -> None:
+    # "$" in a regular expression matches before a trailing newline: the whole id must fit.
+    with pytest.raises(ValueError, match="stream_id"):
+        CasesClient("https://kore.example", stream_id, "acc", "tok")
