@@ -11,7 +11,7 @@ import pytest
 
 from kore_cases import Case, CaseAdded, CaseFilter, CaseRemoved, CasesPage, RateLimit, WatchCursor
 from kore_cases._watch._cursor import NewState
-from kore_cases._watch._polls import poll_new, window_filter
+from kore_cases._watch._polls import poll_new, prime_new, window_filter
 from kore_cases._watch._schedule import PollSchedule, set_budget
 from kore_cases._watch._state_file import StateFile
 
@@ -26,8 +26,9 @@ def case(n: int, *, ms: int | None = None) -> Case:
 class Listing:
     """A server's newest-first listing that can change between requests."""
 
-    def __init__(self, cases: list[Case]) -> None:
+    def __init__(self, cases: list[Case], *, oldest_first: bool = False) -> None:
         self.cases = cases
+        self.oldest_first = oldest_first
         self.asked: list[tuple[int, str | None]] = []
         self.before_request: list[callable] = []  # type: ignore[valid-type]
 
@@ -44,7 +45,7 @@ class Listing:
                 if start is None or (c.created_at and c.created_at.isoformat() >= _iso(start))
             ),
             key=lambda c: c.created_at or T0,
-            reverse=True,
+            reverse=not self.oldest_first,
         )
         limit = size or 3
         items = chosen[(page - 1) * limit : page * limit]
@@ -212,3 +213,12 @@ async def test_a_custom_sort_reads_the_whole_window() -> None:
         listing.fetch, CaseFilter(sort_by="priority"), state(107, known, 10)
     )
     assert (found, requests) == ([], 3)  # no order to rely on: every page of the window
+
+
+async def test_priming_finds_the_newest_case_when_the_listing_is_oldest_first() -> None:
+    listing = Listing([case(n) for n in range(100, 110)], oldest_first=True)
+    s = NewState(WatchCursor("new", "k", primed=False), timedelta(milliseconds=2))
+    requests = await prime_new(listing.fetch, CaseFilter(sort_by={"createdDate": "asc"}), s)
+    assert s.high_water == T0 + timedelta(milliseconds=109)
+    assert sorted(s.boundary) == ["c107", "c108", "c109"]
+    assert requests == 3  # page 1, then back from the last page while within the overlap

@@ -62,6 +62,8 @@ async def prime_new(fetch: Fetch, base: CaseFilter, state: NewState) -> int:
         state.high_water = max(stamps, default=None)
         state.primed = True
         return requests
+    if not _descending(answer.results) and answer.total_pages > 1:
+        return requests + await _prime_from_the_end(fetch, base, state, answer)
     page = 1
     while True:
         for case in answer.results:
@@ -74,6 +76,29 @@ async def prime_new(fetch: Fetch, base: CaseFilter, state: NewState) -> int:
         page += 1  # the whole first page lies within the overlap: the boundary goes on
         answer = await fetch(base, page, None)
         requests += 1
+    state.trim()
+    state.primed = True
+    return requests
+
+
+async def _prime_from_the_end(
+    fetch: Fetch, base: CaseFilter, state: NewState, first: CasesPage[Case]
+) -> int:
+    """Prime from a listing that is oldest first (a custom ``sort_by``): "now" is on the
+    last page; read backwards while the pages lie within the overlap."""
+    for case in first.results:
+        state.take(case)
+    requests, page = 0, first.total_pages
+    while page > 1:
+        answer = await fetch(base, page, None)
+        requests += 1
+        for case in answer.results:
+            state.take(case)
+        start = state.window_start()
+        oldest = min((c.created_at for c in answer.results if c.created_at), default=None)
+        if not answer.results or (oldest is not None and start is not None and oldest < start):
+            break
+        page -= 1
     state.trim()
     state.primed = True
     return requests
