@@ -28,8 +28,6 @@ from typing import Any
 from kore_cases import CaseFilter, CasesClient, JwtAuth, RateLimit
 from kore_cases.testing import Churn, FakeKoreServer
 
-from ._watch import _polls
-
 SET_FILTER = CaseFilter(priority=["critical"], unresolved=True, unassigned=True)
 
 
@@ -149,7 +147,10 @@ async def main_async(minutes: float, every: float) -> dict[str, Any]:
         # A waiting watch ends within a second of its cancel.
         events = client.watch(every=3600)
         waiting = asyncio.ensure_future(anext(events))
-        await _polls(events, 1)
+        for _ in range(6000):  # wait for a first poll, whatever its outcome (at most a minute)
+            if events.stats.polls + events.stats.failed_polls:
+                break
+            await asyncio.sleep(0.01)
         begun = time.monotonic()
         waiting.cancel()
         await asyncio.gather(waiting, return_exceptions=True)
