@@ -26,6 +26,9 @@ from .tables import RAW_COLUMN, field_columns_of, flat_record_batch, flat_row, f
 __all__ = ["RecordBatchIterator", "collect_table", "require_pyarrow"]
 
 
+_CASE = msgspec.json.Decoder(dict[str, Any])
+
+
 def require_pyarrow(what: str) -> Any:
     """``pyarrow``, or :class:`MissingExtraError` naming the extra that brings it."""
     return import_extra("pyarrow", "parquet", what)
@@ -40,7 +43,7 @@ class RecordBatchIterator:
 
     def __init__(
         self,
-        pages: PageSource[dict[str, Any]],
+        pages: PageSource[msgspec.Raw],
         *,
         field_columns: Sequence[str] = (),
         raw: bool = False,
@@ -50,7 +53,6 @@ class RecordBatchIterator:
         self._pages = pages
         self._raw = raw
         self._left = max_items
-        self._encoder = msgspec.json.Encoder()
         self.field_columns: list[str] = list(field_columns)
         """The ``field:`` columns of the batches so far, in first-seen order."""
 
@@ -91,11 +93,12 @@ class RecordBatchIterator:
         if self._left is not None:
             cases = cases[: self._left]
             self._left -= len(cases)
-        rows = [flat_row(case) for case in cases]
+        # One case's dict at a time: a page of them would weigh several times its JSON.
+        decode = _CASE.decode
+        rows = [flat_row(decode(case)) for case in cases]
         if self._raw:
-            encode = self._encoder.encode
             for row, case in zip(rows, cases, strict=True):
-                row[RAW_COLUMN] = encode(case).decode()
+                row[RAW_COLUMN] = bytes(case).decode()
         self.field_columns = field_columns_of(rows, self.field_columns)
         return flat_record_batch(rows, self.schema)
 

@@ -65,10 +65,27 @@ class SeenIds:
         return kept
 
 
+class _IdOnly(msgspec.Struct, gc=False):
+    id: Any = msgspec.field(default=None, name="_id")
+
+
+_ID_ONLY = msgspec.json.Decoder(_IdOnly)
+
+
+def _raw_id(raw: msgspec.Raw) -> Any:
+    """The ``_id`` of a case kept as its JSON bytes (the rest is skipped, not built)."""
+    try:
+        return _ID_ONLY.decode(raw).id
+    except msgspec.DecodeError:
+        return None
+
+
 def _id_getter(model: Any) -> Callable[[Any], Any] | None:
     """How to read a case's id from a decoded ``model`` instance, if it has one."""
     if model is dict:
         return operator.methodcaller("get", "_id")
+    if model is msgspec.Raw:
+        return _raw_id
     if (
         isinstance(model, type)
         and issubclass(model, msgspec.Struct)

@@ -665,7 +665,10 @@ class CasesClient:
                 are added as they appear, so a later batch may have more columns).
             raw: add a last column ``raw``, each case's JSON.
         """
-        pages = self._pages(filter, dict, True, start_page, dedupe, max_items, window, start_window)
+        # Cases stay JSON bytes until their row is made: a page never exists as dicts.
+        pages = self._pages(
+            filter, msgspec.Raw, True, start_page, dedupe, max_items, window, start_window
+        )
         return RecordBatchIterator(pages, field_columns=field_columns, raw=raw, max_items=max_items)
 
     async def to_arrow(

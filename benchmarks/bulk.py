@@ -1,0 +1,262 @@
+"""``python -m benchmarks.bulk``: requests of a full pull by page size and windows; Polars memory.
+
+1. **Requests.** The same data (``--cases``, 200,000) pulled whole, counted at the fake
+   server: ``page_size=50`` against ``page_size="max"`` on a server clamping ``limit``
+   at 100 and at 1000, one refusing limits above 250 with 400 (found by halving), and
+   ``"max"`` with ``window="auto"``. Requests are what a pull costs on Kore (60 a minute
+   per account): the time at 60 a minute is ``requests / 60`` minutes. The pulls run
+   without a rate limit so the benchmark takes seconds; their wall time is shown beside.
+2. **Memory.** 200,000 cases into a Polars frame through ``to_arrow()`` (and through
+   ``iter_record_batches()``, a frame per batch, concatenated), in a child process of its
+   own against a server in another: peak RSS growth over the RSS before the pull,
+   against the frame's own size (``estimated_size()``). The bound is 1.5x.
+
+Writes ``benchmarks/_out/bulk.md``; exits 1 if a bound fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks._server import ServerConfig, child_env, running_server  # noqa: E402
+from kore_cases.testing import FakeKoreServer  # noqa: E402
+
+KORE_PER_MINUTE = 60
+MEMORY_BOUND = 1.5
+
+
+@dataclass
+class Pull:
+    name: str
+    cases: int
+    requests: int
+    probes: int
+    wall: float
+    complete: bool
+
+    @property
+    def per_thousand(self) -> float:
+        return 1000 * self.requests / self.cases
+
+    @property
+    def minutes(self) -> float:
+        return self.requests / KORE_PER_MINUTE
+
+
+async def pull(
+    name: str,
+    cases: int,
+    clamp: int,
+    refuse_above: int | None,
+    page_size: int | str,
+    window: str | None = None,
+) -> Pull:
+    """Pull every case once; requests counted at the server."""
+    server = FakeKoreServer(cases=cases, max_page_size=clamp, cache_pages=True)
+    async with server:
+        if refuse_above is not None:
+            _refuse_limits_above(server, refuse_above)
+        async with server.client(concurrency=8, page_size=page_size) as client:  # type: ignore[arg-type]
+            started = time.perf_counter()
+            got = client.iter_cases(model=_Id, window=window)  # type: ignore[arg-type]
+            ids = [case.id async for case in got]
+            wall = time.perf_counter() - started
+            probes = got.stats.page_size_probes
+        complete = ids == server.case_ids()
+        return Pull(name, cases, server.stats.requests, probes, wall, complete)
+
+
+class _Id(msgspec.Struct, gc=False):
+    id: str = msgspec.field(name="_id")
+
+
+def _refuse_limits_above(server: FakeKoreServer, most: int) -> None:
+    """Make the server answer 400 to a ``limit`` above ``most`` (as some Kore APIs do)."""
+    answer = server._answer
+
+    def refusing(body: Any) -> tuple[int, bytes]:
+        if isinstance(body, dict) and isinstance(body.get("limit"), int) and body["limit"] > most:
+            error = {"errors": [{"msg": "Invalid request", "code": 400}]}
+            return 400, msgspec.json.encode(error)
+        return answer(body)
+
+    server._answer = refusing  # type: ignore[method-assign]
+
+
+async def requests_rows(cases: int) -> list[Pull]:
+    return [
+        await pull("page_size=50", cases, 1000, None, page_size=50),
+        await pull('"max", server clamps at 100', cases, 100, None, page_size="max"),
+        await pull('"max", server clamps at 1000', cases, 1000, None, page_size="max"),
+        await pull('"max", server refuses > 250 (400)', cases, 1000, 250, page_size="max"),
+        await pull(
+            '"max" (1000) + window="auto"', cases, 1000, None, page_size="max", window="auto"
+        ),
+    ]
+
+
+# -- memory, in a child process ----------------------------------------------------------
+
+_CHILD = r"""
+import asyncio, json, sys, gc, threading, time
+import polars as pl
+import psutil
+from kore_cases import CasesClient, JwtAuth
+
+info, way, concurrency = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+window = {"window": "auto"} if way.endswith("auto") else {}
+process = psutil.Process()
+high = [0.0]
+sampling = [True]
+
+def rss_mb():
+    return process.memory_info().rss / 2**20
+
+def sample():  # the peak RSS during the pull, every 2 ms
+    while sampling[0]:
+        high[0] = max(high[0], rss_mb())
+        time.sleep(0.002)
+
+async def main():
+    client = CasesClient(info["url"], info["stream_id"], info["account_id"],
+                         JwtAuth(info["client_id"], info["client_secret"]),
+                         page_size="max", rate_limit=None, concurrency=concurrency)
+    async with client:
+        await client.count()  # session, JWT and decoders warm
+        gc.collect()
+        before = rss_mb()
+        high[0] = before
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        if way.startswith("to_arrow"):
+            frame = pl.from_arrow(await client.to_arrow(**window), rechunk=False)
+        else:
+            batches = client.iter_record_batches(**window)
+            frames = [pl.from_arrow(b, rechunk=False) async for b in batches]
+            frame = pl.concat(frames, how="diagonal_relaxed", rechunk=False)
+            del frames
+    sampling[0] = False
+    sampler.join()
+    print(json.dumps({"before": before, "peak": high[0], "rows": frame.height,
+                      "frame_mb": frame.estimated_size() / 2**20}))
+
+asyncio.run(main())
+"""
+
+
+@dataclass
+class Memory:
+    way: str
+    concurrency: int
+    rows: int
+    frame_mb: float
+    growth_mb: float
+
+    @property
+    def ratio(self) -> float:
+        return self.growth_mb / self.frame_mb
+
+
+def memory_rows(cases: int) -> list[Memory]:
+    rows = []
+    with running_server(ServerConfig(cases=cases, max_page_size=1000, cache_pages=False)) as info:
+        for way, concurrency in (
+            ("to_arrow", 8),
+            ("iter_record_batches", 8),
+            ("iter_record_batches, window=auto", 2),
+        ):
+            out = subprocess.run(
+                [sys.executable, "-c", _CHILD, json.dumps(info), way, str(concurrency)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=child_env(),
+            )
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            growth = result["peak"] - result["before"]
+            rows.append(Memory(way, concurrency, result["rows"], result["frame_mb"], growth))
+    return rows
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def report(pulls: list[Pull], memory: list[Memory]) -> str:
+    cases = pulls[0].cases
+    base = pulls[0].requests
+    lines = [
+        f"Full pull of {cases:,} cases, requests counted at the fake server; time at Kore's "
+        f"{KORE_PER_MINUTE} requests/min = requests / {KORE_PER_MINUTE} min.",
+        "",
+        "| pull | requests | of which refused probes | per 1,000 cases | at 60/min | "
+        "vs page 50 | wall (no limit) | every case once |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for p in pulls:
+        lines.append(
+            f"| {p.name} | {p.requests:,} | {p.probes} | {p.per_thousand:.1f} | "
+            f"{_duration(p.minutes)} | {_fewer(base, p.requests)} | {p.wall:.1f} s | "
+            f"{'yes' if p.complete else 'NO'} |"
+        )
+    lines += [
+        "",
+        f'{cases:,} cases into a Polars frame (page_size="max", server limit 1000): peak '
+        f"RSS growth during the pull vs the frame's `estimated_size()`; bound {MEMORY_BOUND}x.",
+        "",
+        "| way | concurrency | rows | frame | peak RSS growth | ratio | within bound |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for m in memory:
+        lines.append(
+            f"| {m.way} | {m.concurrency} | {m.rows:,} | {m.frame_mb:.0f} MB | "
+            f"{m.growth_mb:.0f} MB | "
+            f"{m.ratio:.2f}x | {'yes' if m.ratio <= MEMORY_BOUND else 'NO'} |"
+        )
+    return "\n".join(lines)
+
+
+def _duration(minutes: float) -> str:
+    if minutes >= 90:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes:.1f} min" if minutes >= 1 else f"{minutes * 60:.0f} s"
+
+
+def _fewer(base: int, requests: int) -> str:
+    return "-" if requests == base else f"{base / requests:.1f}x fewer"
+
+
+async def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bulk", description=__doc__)
+    parser.add_argument("--cases", type=int, default=200_000)
+    parser.add_argument("--memory-cases", type=int, default=200_000)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args(argv)
+    pulls = await requests_rows(args.cases)
+    memory = [] if args.skip_memory else memory_rows(args.memory_cases)
+    text = report(pulls, memory)
+    print(text)
+    out = HERE / "_out"
+    out.mkdir(exist_ok=True)
+    (out / "bulk.md").write_text(text + "\n")
+    ok = all(p.complete for p in pulls) and all(m.ratio <= MEMORY_BOUND for m in memory)
+    auto = pulls[-1]
+    ok = ok and auto.requests <= 1.05 * math.ceil(auto.cases / 1000) + 2
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
