@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -89,7 +90,7 @@ class CaseWatch:
         state_file: str | os.PathLike[str] | None,
         overlap: float,
         jitter: float,
-        rng: Any = None,
+        rng: random.Random | None = None,
     ) -> None:
         if filter is not None and not isinstance(filter, CaseFilter):
             raise TypeError(
