@@ -30,6 +30,7 @@ fetches them again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -128,7 +129,8 @@ class _Loop(Generic[T_co]):
         return self._source.__anext__()
 
     def __del__(self) -> None:
-        self._source._pause()
+        with contextlib.suppress(RuntimeError):  # the event loop is closed: nothing runs
+            self._source._pause()
 
 
 class PageIterator(Generic[T]):
