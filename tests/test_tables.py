@@ -1,4 +1,8 @@
-"""Pulls as Arrow: ``iter_record_batches()`` and ``to_arrow()``, with the CLI's flat schema."""
+"""Pulls as Arrow: ``iter_record_batches()`` and ``to_arrow()``, with the CLI's flat schema.
+
+Served by the project's own pytest plugin (``kore_server``, ``kore_client``), as a user's
+tests would be.
+"""
 
 from __future__ import annotations
 
@@ -12,24 +16,23 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from aiohttp import web
-from helpers import client_for, serve
 
-from kore_cases import CaseFilter, CasesClient, MissingExtraError, StaticToken
+from kore_cases import CaseFilter, CasesClient, MissingExtraError, Request, Response
 from kore_cases._export import CaseExport
 from kore_cases.tables import FLAT_COLUMNS, flat_record_batch, flat_row, flat_schema
-from kore_cases.testing import FakeKoreServer
+from kore_cases.testing import FakeKoreServer, MockTransport
 
 UTC_MS = pa.timestamp("ms", tz="UTC")
 
 
-async def test_to_arrow_holds_every_case_with_typed_columns() -> None:
-    server = FakeKoreServer(cases=230, seed=5)
-    async with server, client_for(server, page_size=50) as client:
-        table = await client.to_arrow()
-        cases = [case async for case in client.iter_cases()]
+@pytest.mark.kore_server(cases=230, seed=5)
+async def test_to_arrow_holds_every_case_with_typed_columns(
+    kore_client: CasesClient, kore_server: FakeKoreServer
+) -> None:
+    table = await kore_client.to_arrow()
+    cases = [case async for case in kore_client.iter_cases()]
     assert table.num_rows == 230
-    assert table.column("id").to_pylist() == server.case_ids()
+    assert table.column("id").to_pylist() == kore_server.case_ids()
     assert table.column_names[: len(FLAT_COLUMNS)] == list(FLAT_COLUMNS)
     assert table.schema.field("created_at").type == UTC_MS
     assert table.schema.field("due_at").type == UTC_MS
@@ -44,27 +47,30 @@ async def test_to_arrow_holds_every_case_with_typed_columns() -> None:
     assert row["field:dueDate"] == first.field_value("dueDate")
 
 
-async def test_one_record_batch_per_page() -> None:
-    server = FakeKoreServer(cases=100)
-    async with server, client_for(server, page_size=40) as client:
-        batches = client.iter_record_batches(CaseFilter(unresolved=True))
-        sizes = [batch.num_rows async for batch in batches]
-        expected = len(server.case_ids({"unresolved": True}))
+@pytest.mark.kore_server(cases=100)
+@pytest.mark.kore_client(page_size=40)
+async def test_one_record_batch_per_page(
+    kore_client: CasesClient, kore_server: FakeKoreServer
+) -> None:
+    batches = kore_client.iter_record_batches(CaseFilter(unresolved=True))
+    sizes = [batch.num_rows async for batch in batches]
+    expected = len(kore_server.case_ids({"unresolved": True}))
     assert sum(sizes) == expected
     assert sizes == [40] * (expected // 40) + ([expected % 40] if expected % 40 else [])
     assert batches.stats.requests == math.ceil(expected / 40)
 
 
-async def test_the_table_has_the_schema_and_values_of_the_cli_parquet_export() -> None:
-    server = FakeKoreServer(cases=120, seed=2)
-    async with server, client_for(server, page_size=50) as client:
-        table = await client.to_arrow()
-        out = io.BytesIO()
-        export = CaseExport(None, "parquet", stream=out)
-        with export:
-            async for page in client.iter_pages(model=dict):
-                for case in page.results:
-                    export.write(case)
+@pytest.mark.kore_server(cases=120, seed=2)
+async def test_the_table_has_the_schema_and_values_of_the_cli_parquet_export(
+    kore_client: CasesClient,
+) -> None:
+    table = await kore_client.to_arrow()
+    out = io.BytesIO()
+    export = CaseExport(None, "parquet", stream=out)
+    with export:
+        async for page in kore_client.iter_pages(model=dict):
+            for case in page.results:
+                export.write(case)
     exported = pq.read_table(io.BytesIO(out.getvalue()))
     assert exported.schema.equals(table.schema)
     assert exported.equals(table)
@@ -76,16 +82,15 @@ async def test_field_columns_appear_as_met_and_are_null_before() -> None:
         2: [{"_id": "b", "fields": [{"metaData": {"name": "tier"}, "selectedValue": 3}]}],
     }
 
-    async def handler(request: web.Request) -> web.Response:
-        page = (await request.json())["page"]
+    def handler(request: Request) -> Response:
+        page = request.json()["page"]
         body = {"results": pages[page], "page": page, "limit": 1, "hasMore": page < 2}
-        return web.json_response({**body, "totalPages": 2, "totalResults": 2})
+        return Response(200, json={**body, "totalPages": 2, "totalResults": 2})
 
-    async with serve(handler) as url:
-        client = CasesClient(url, "st-1", "acct", StaticToken("a-static-test-token"))
-        async with client:
-            batches = [b async for b in client.iter_record_batches(field_columns=["field:x"])]
-            table = await client.to_arrow()
+    transport = MockTransport(handler)
+    async with CasesClient("https://kore.example", "st-1", "acct", "t", transport=transport) as c:
+        batches = [b async for b in c.iter_record_batches(field_columns=["field:x"])]
+        table = await c.to_arrow()
     assert batches[0].schema.names[len(FLAT_COLUMNS) :] == ["field:x", "field:region"]
     assert batches[1].schema.names[len(FLAT_COLUMNS) :] == [
         "field:x",
@@ -96,34 +101,35 @@ async def test_field_columns_appear_as_met_and_are_null_before() -> None:
     assert table.column("field:tier").to_pylist() == [None, "3"]  # non-strings as JSON
 
 
-async def test_raw_holds_each_case_as_the_api_sent_it() -> None:
-    server = FakeKoreServer(cases=30)
-    async with server, client_for(server, page_size=10) as client:
-        table = await client.to_arrow(raw=True)
-        sent = [case async for case in client.iter_cases(model=dict)]
+@pytest.mark.kore_server(cases=30)
+@pytest.mark.kore_client(page_size=10)
+async def test_raw_holds_each_case_as_the_api_sent_it(kore_client: CasesClient) -> None:
+    table = await kore_client.to_arrow(raw=True)
+    sent = [case async for case in kore_client.iter_cases(model=dict)]
     assert table.column_names[-1] == "raw"
     assert [msgspec.json.decode(raw) for raw in table.column("raw").to_pylist()] == sent
 
 
-async def test_max_items_cuts_the_last_batch() -> None:
-    server = FakeKoreServer(cases=100)
-    async with server, client_for(server, page_size=20) as client:
-        table = await client.to_arrow(max_items=55)
-    assert table.column("id").to_pylist() == server.case_ids()[:55]
-    assert server.stats.requests == 3
-
-
-async def test_missing_pyarrow_names_the_extra_before_any_request(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.kore_server(cases=100)
+@pytest.mark.kore_client(page_size=20)
+async def test_max_items_cuts_the_last_batch(
+    kore_client: CasesClient, kore_server: FakeKoreServer
 ) -> None:
-    server = FakeKoreServer(cases=10)
-    async with server, client_for(server) as client:
-        monkeypatch.setitem(sys.modules, "pyarrow", None)
-        with pytest.raises(MissingExtraError, match=r"pip install 'kore-cases\[parquet\]'"):
-            await client.to_arrow()
-        with pytest.raises(MissingExtraError, match="iter_record_batches"):
-            client.iter_record_batches()
-    assert server.stats.requests == 0
+    table = await kore_client.to_arrow(max_items=55)
+    assert table.column("id").to_pylist() == kore_server.case_ids()[:55]
+    assert kore_server.stats.requests == 3
+
+
+@pytest.mark.kore_server(cases=10)
+async def test_missing_pyarrow_names_the_extra_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, kore_client: CasesClient, kore_server: FakeKoreServer
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'kore-cases\[parquet\]'"):
+        await kore_client.to_arrow()
+    with pytest.raises(MissingExtraError, match="iter_record_batches"):
+        kore_client.iter_record_batches()
+    assert kore_server.stats.requests == 0
 
 
 def test_flat_record_batch_of_odd_values() -> None:
