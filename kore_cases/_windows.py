@@ -37,6 +37,7 @@ How it runs:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -385,7 +386,15 @@ class WindowedPages(Generic[T]):
         self.windows += 1
         # When its answer comes, the next window may start without waiting for the
         # consumer to reach this one.
-        first.add_done_callback(lambda _task: self._start_windows())
+        first.add_done_callback(self._on_first_page)
+
+    def _on_first_page(self, task: asyncio.Task[CasesPage[T] | None]) -> None:
+        """A window's first answer came: start the windows after it, if the pull goes on."""
+        if self._closed or task.cancelled():
+            return
+        # The client closed under the pull: the consumer's next step raises the error.
+        with contextlib.suppress(RuntimeError):
+            self._start_windows()
 
     # -- planning -----------------------------------------------------------------
 
