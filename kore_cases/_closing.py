@@ -25,7 +25,7 @@ class Closer:
 
     def __init__(self) -> None:
         self._scopes: set[anyio.CancelScope] = set()
-        self.closed = False
+        self.closed: bool = False
 
     @contextmanager
     def guard(self, page: int) -> Iterator[None]:

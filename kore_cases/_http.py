@@ -41,11 +41,11 @@ class Request:
     def __init__(
         self, url: str, *, headers: Mapping[str, str], body: bytes, timeout: float
     ) -> None:
-        self.method = "POST"
-        self.url = url
-        self.headers = headers
-        self.body = body
-        self.timeout = timeout
+        self.method: str = "POST"
+        self.url: str = url
+        self.headers: Mapping[str, str] = headers
+        self.body: bytes = body
+        self.timeout: float = timeout
 
     def json(self) -> Any:
         """The body decoded: the filters and the paging keys (``page``/``skip``, ``limit``)."""
@@ -97,9 +97,9 @@ class Response:
         if json is not _UNSET:
             body = msgspec.json.encode(json)
             headers = {"Content-Type": "application/json", **(headers or {})}
-        self.status = status
-        self.headers = Headers(headers)
-        self.body = body
+        self.status: int = status
+        self.headers: Headers = Headers(headers)
+        self.body: bytes = body
 
     def __repr__(self) -> str:
         return f"<Response {self.status}, {len(self.body)} bytes>"

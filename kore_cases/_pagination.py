@@ -164,7 +164,7 @@ class PageIterator(Generic[T]):
         self._start_page = start_page
         self._max_items = max_items
         # A windowed pull hands every window's iterator the same counters.
-        self.stats = PullStats() if stats is None else stats
+        self.stats: PullStats = PullStats() if stats is None else stats
         self._reader: PageReader[T] = PageReader(fetcher, filter_body, model, page_size, self.stats)
         self._window: PrefetchWindow[asyncio.Task[Fetched], CasesPage[T]] = PrefetchWindow(
             window, start_page + 1

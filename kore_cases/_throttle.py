@@ -37,7 +37,7 @@ class Turn:
 
     def __init__(self, throttle: Throttle) -> None:
         self._throttle = throttle
-        self.waited = 0.0
+        self.waited: float = 0.0
         self._outcome: str | None = None
         self._retry_after: float | None = None
 
@@ -79,8 +79,8 @@ class Throttle:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_concurrency = concurrency
-        self.limit = float(concurrency)
-        self.active = 0
+        self.limit: float = float(concurrency)
+        self.active: int = 0
         self._clock = clock
         self._pause_until = 0.0
         self._freed = anyio.Event()

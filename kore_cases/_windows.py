@@ -188,7 +188,7 @@ class WindowedPages(Generic[T]):
         self._edge_ids: set[Any] = set()
         self._yielded = 0
         self._closed = False
-        self.stats = PullStats()
+        self.stats: PullStats = PullStats()
         """Counters of the whole pull: every window's requests and the span's."""
         self.total_results: int | None = None
         """The pull's ``totalResults`` when a bound was learnt (``None`` otherwise)."""
@@ -196,7 +196,7 @@ class WindowedPages(Generic[T]):
         """The window a new pull would continue with (``None``: from the start)."""
         self.resume_page: int = start_page
         """The page of :attr:`resume_window` a new pull would continue from."""
-        self.windows = 0
+        self.windows: int = 0
         """Windows started so far."""
 
     # -- iteration protocol -------------------------------------------------------

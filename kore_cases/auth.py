@@ -68,9 +68,9 @@ class JwtAuth:
         clash = _RESERVED_CLAIMS.intersection(claims)
         if clash:
             raise ValueError(f"extra_claims may not set {sorted(clash)}: JwtAuth sets them")
-        self.client_id = client_id
-        self.algorithm = algorithm
-        self.ttl = ttl
+        self.client_id: str = client_id
+        self.algorithm: str = algorithm
+        self.ttl: int = ttl
         self._claims = claims
         self._header = {"alg": algorithm, "typ": "JWT"}
         self._key = _import_key(algorithm, client_secret)

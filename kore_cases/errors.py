@@ -81,7 +81,7 @@ class KoreCasesError(Exception):
 
     @message.setter
     def message(self, value: str) -> None:
-        self.args = (value,)
+        self.args: tuple[object, ...] = (value,)
 
     def __str__(self) -> str:
         text = self.message

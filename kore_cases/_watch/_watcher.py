@@ -118,7 +118,7 @@ class CaseWatch:
         self._snapshot: str | None = None
         self._closed = False
         self._budget_warned = 0.0
-        self.stats = WatchStats()
+        self.stats: WatchStats = WatchStats()
         """Counters: polls, failed polls, requests, events."""
 
     # -- the position ---------------------------------------------------------------------

@@ -47,7 +47,7 @@ class Churn:
         if isinstance(per_second, bool) or not 0 < per_second < math.inf:
             raise ValueError(f"per_second must be a finite number > 0, not {per_second!r}")
         self.server = server
-        self.per_second = float(per_second)
+        self.per_second: float = float(per_second)
         self.counts: Counter[str] = Counter()
         self._rng = random.Random(f"churn:{seed}")
         self._recent: deque[str] = deque(maxlen=_RECENT)

@@ -232,7 +232,7 @@ class FakeKoreServer(CaseMutations):
         self.client_secret = client_secret
         self.stream_id = stream_id
         self.account_id = account_id
-        self.stats = ServerStats()
+        self.stats: ServerStats = ServerStats()
         self.request_log: list[RequestRecord] = []
         self._host, self._port = host, port
         self._latency, self._jitter = latency, latency_jitter
