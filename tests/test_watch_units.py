@@ -11,7 +11,14 @@ import pytest
 
 from kore_cases import Case, CaseAdded, CaseFilter, CaseRemoved, CasesPage, RateLimit, WatchCursor
 from kore_cases._watch._cursor import NewState
-from kore_cases._watch._polls import poll_new, prime_new, window_filter
+from kore_cases._watch._polls import (
+    SetRead,
+    poll_new,
+    prime_new,
+    read_set,
+    start_new_poll,
+    window_filter,
+)
 from kore_cases._watch._schedule import PollSchedule, set_budget
 from kore_cases._watch._state_file import StateFile
 
@@ -222,3 +229,44 @@ async def test_priming_finds_the_newest_case_when_the_listing_is_oldest_first() 
     assert s.high_water == T0 + timedelta(milliseconds=109)
     assert sorted(s.boundary) == ["c107", "c108", "c109"]
     assert requests == 3  # page 1, then back from the last page while within the overlap
+
+
+async def test_a_poll_that_fails_part_way_goes_on_from_the_failed_page() -> None:
+    known = [case(n) for n in range(100, 102)]
+    new = [case(n) for n in range(102, 112)]  # 10 new, 3 a page: 4 pages
+    listing = Listing(known + new)
+    attempts = {"n": 0}
+
+    async def flaky(query: CaseFilter, page: int, size: int | None) -> CasesPage[Case]:
+        attempts["n"] += 1
+        if attempts["n"] == 3:  # page 3 of the first attempt fails (a 429, say)
+            raise OSError("connection reset")
+        return await listing.fetch(query, page, size)
+
+    s = state(101, known)
+    poll = start_new_poll(CaseFilter(), s)
+    with pytest.raises(OSError, match="connection reset"):
+        await poll_new(flaky, CaseFilter(), s, poll)
+    found, requests = await poll_new(flaky, CaseFilter(), s, poll)
+    assert [c.id for c in found] == [c.id for c in new]
+    assert [page for page, _ in listing.asked] == [1, 2, 3, 4]  # no page read twice
+    assert requests == 4
+
+
+async def test_a_set_read_that_fails_part_way_goes_on_from_the_failed_page() -> None:
+    listing = Listing([case(n) for n in range(100, 110)])
+    calls = {"n": 0}
+
+    async def flaky(query: CaseFilter, page: int, size: int | None) -> CasesPage[Case]:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("connection reset")
+        return await listing.fetch(query, page, size)
+
+    read = SetRead()
+    with pytest.raises(OSError, match="connection reset"):
+        await read_set(flaky, CaseFilter(), lambda total, limit: None, read)
+    cases, complete, _ = await read_set(flaky, CaseFilter(), lambda total, limit: None, read)
+    assert complete
+    assert len(cases) == 10
+    assert [page for page, _ in listing.asked] == [1, 2, 3, 4]

@@ -17,6 +17,7 @@ import dataclasses
 import itertools
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..filters import CaseFilter, _as_utc
@@ -24,7 +25,17 @@ from ..models import Case, CasesPage
 from ._cursor import NewState, SetState, created_order
 from ._events import CaseAdded, WatchEvent
 
-__all__ = ["Fetch", "poll_new", "poll_set", "prime_new", "read_set", "window_filter"]
+__all__ = [
+    "Fetch",
+    "NewPoll",
+    "SetRead",
+    "poll_new",
+    "poll_set",
+    "prime_new",
+    "read_set",
+    "start_new_poll",
+    "window_filter",
+]
 
 Fetch = Callable[[CaseFilter, int, "int | None"], Awaitable[CasesPage[Case]]]
 """``fetch(filter, page, page_size)``: one page; ``page_size=None`` is the client's."""
@@ -104,48 +115,72 @@ async def _prime_from_the_end(
     return requests
 
 
-async def poll_new(fetch: Fetch, base: CaseFilter, state: NewState) -> tuple[list[Case], int]:
-    """The cases created since the mark, oldest first, and the requests it took."""
-    state.trim()
-    query = window_filter(base, state.window_start())
-    if query is None:
-        return [], 0
-    found: dict[str, Case] = {}
-    known = len(state.boundary)  # all within the window, after the trim
-    page, requests, step_backs = 1, 0, 0
+@dataclass
+class NewPoll:
+    """Where a ``mode="new"`` poll is: kept across a failed attempt, so that the next one
+    goes on from the page that failed instead of starting over (under 429s a poll of many
+    pages that always restarted might never finish)."""
+
+    query: CaseFilter | None
+    known: int
+    newest_first: bool
+    found: dict[str, Case] = field(default_factory=dict)
+    page: int = 1
+    requests: int = 0
+    step_backs: int = 0
     total: int | None = None
+
+
+def start_new_poll(base: CaseFilter, state: NewState) -> NewPoll:
+    """A fresh poll from the mark (the boundary trimmed to the window first)."""
+    state.trim()
     # Kore lists newest first: new cases lead, the known ones follow. A custom sort (or a
     # page that is not newest first) makes the poll read the whole window instead.
-    newest_first = base.sort_by is None
+    return NewPoll(
+        window_filter(base, state.window_start()), len(state.boundary), base.sort_by is None
+    )
+
+
+async def poll_new(
+    fetch: Fetch, base: CaseFilter, state: NewState, poll: NewPoll | None = None
+) -> tuple[list[Case], int]:
+    """The cases created since the mark, oldest first, and the requests it took.
+
+    Pass the ``poll`` of an attempt that failed to go on where it stopped.
+    """
+    p = poll or start_new_poll(base, state)
+    if p.query is None:
+        return [], 0
     while True:
-        answer = await fetch(query, page, None)
-        requests += 1
+        answer = await fetch(p.query, p.page, None)
+        p.requests += 1
         for case in answer.results:
             if state.is_new(case):
-                found.setdefault(case.id, case)
-        newest_first = newest_first and _descending(answer.results)
+                p.found.setdefault(case.id, case)
+        p.newest_first = p.newest_first and _descending(answer.results)
         # A page that ends on a new case may be followed by more: read on, whatever the
         # count says (a known case that left the window would make it lie).
         more_new = bool(answer.results) and state.is_new(answer.results[-1])
         limit = max(answer.limit, 1)
-        next_page, stepped = page + 1, False
-        if total is not None and answer.total_results < total and step_backs < _MAX_STEP_BACKS:
+        next_page, stepped = p.page + 1, False
+        total = p.total
+        if total is not None and answer.total_results < total and p.step_backs < _MAX_STEP_BACKS:
             # Cases left the window before this page was read: the ones after them moved
             # up, onto pages already read. Read again from as many pages back as it spans,
             # then to the end: the count cannot tell any more (some found may be gone).
-            step_backs += 1
-            next_page = max(1, page - math.ceil((total - answer.total_results) / limit))
+            p.step_backs += 1
+            next_page = max(1, p.page - math.ceil((total - answer.total_results) / limit))
             stepped = True
-        total = answer.total_results
+        p.total = total = answer.total_results
         # What is left unread can only be known cases or cases listed late: when the count
         # says none is late, stop (a known case gone and a late one in the same poll
         # would hide the late one: the documented limit of an idle poll costing 1 request).
-        counted = newest_first and not more_new and step_backs == 0
-        counted = counted and len(found) + known >= total
+        counted = p.newest_first and not more_new and p.step_backs == 0
+        counted = counted and len(p.found) + p.known >= total
         if not stepped and (counted or not answer.results or next_page > -(-total // limit)):
             break
-        page = next_page
-    return sorted(found.values(), key=created_order), requests
+        p.page = next_page
+    return sorted(p.found.values(), key=created_order), p.requests
 
 
 def _descending(cases: list[Case]) -> bool:
@@ -154,38 +189,57 @@ def _descending(cases: list[Case]) -> bool:
     return all(a >= b for a, b in itertools.pairwise(stamps))
 
 
+@dataclass
+class SetRead:
+    """Where a ``mode="set"`` read is, kept across a failed attempt (see :class:`NewPoll`)."""
+
+    cases: dict[str, Case] = field(default_factory=dict)
+    page: int = 0
+    first_total: int = 0
+    stable: bool = True
+    requests: int = 0
+
+
 async def read_set(
-    fetch: Fetch, base: CaseFilter, on_first: Callable[[int, int], None]
+    fetch: Fetch,
+    base: CaseFilter,
+    on_first: Callable[[int, int], None],
+    read: SetRead | None = None,
 ) -> tuple[list[Case], bool, int]:
     """Every case of the filtered set, whether the read was complete, and the requests.
 
     ``on_first(total, limit)`` sees page 1's numbers before any other page is asked
-    (the budget check).
+    (the budget check). Pass the ``read`` of an attempt that failed to go on from there.
     """
-    answer = await fetch(base, 1, None)
-    on_first(answer.total_results, answer.limit)
-    first_total = answer.total_results
-    cases = {case.id: case for case in answer.results}
-    stable, page, requests = True, 1, 1
-    while answer.results and page * max(answer.limit, 1) < answer.total_results:
-        page += 1
-        answer = await fetch(base, page, None)
-        requests += 1
-        stable = stable and answer.total_results == first_total
-        cases.update((case.id, case) for case in answer.results)
-    complete = stable and len(cases) == first_total
-    return list(cases.values()), complete, requests
+    r = read or SetRead()
+    while True:
+        answer = await fetch(base, r.page + 1, None)
+        r.requests += 1
+        r.page += 1
+        if r.page == 1:
+            on_first(answer.total_results, answer.limit)
+            r.first_total = answer.total_results
+        r.stable = r.stable and answer.total_results == r.first_total
+        r.cases.update((case.id, case) for case in answer.results)
+        if not answer.results or r.page * max(answer.limit, 1) >= answer.total_results:
+            break
+    complete = r.stable and len(r.cases) == r.first_total
+    return list(r.cases.values()), complete, r.requests
 
 
 async def poll_set(
-    fetch: Fetch, base: CaseFilter, state: SetState, on_first: Callable[[int, int], None]
+    fetch: Fetch,
+    base: CaseFilter,
+    state: SetState,
+    on_first: Callable[[int, int], None],
+    read: SetRead | None = None,
 ) -> tuple[list[WatchEvent], int]:
     """The changes of the filtered set since the recorded versions, and the requests.
 
     The first poll of a new watch records the set and reports nothing (or, with
     ``since``, the cases created since then, as added).
     """
-    cases, complete, requests = await read_set(fetch, base, on_first)
+    cases, complete, requests = await read_set(fetch, base, on_first, read)
     events = state.diff(cases, complete)
     if not state.primed:
         state.primed = True

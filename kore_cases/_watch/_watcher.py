@@ -32,7 +32,7 @@ from ..filters import CaseFilter, DateLike, _as_utc
 from ..models import Case, CasesPage
 from ._cursor import NewState, SetState, WatchCursor, WatchMode, filter_key
 from ._events import CaseAdded, WatchEvent
-from ._polls import poll_new, poll_set, prime_new
+from ._polls import NewPoll, SetRead, poll_new, poll_set, prime_new, start_new_poll
 from ._schedule import PollSchedule, set_budget
 from ._state_file import StateFile
 
@@ -113,6 +113,8 @@ class CaseWatch:
         self._new = NewState(start, timedelta(seconds=overlap_seconds)) if mode == "new" else None
         self._set = SetState(start) if mode == "set" else None
         self._pending: deque[WatchEvent] = deque()
+        # A poll that failed part-way: the next attempt goes on from where it stopped.
+        self._unfinished: NewPoll | SetRead | None = None
         self._due = 0.0  # monotonic time of the next poll; the first is at once
         self._handled: list[WatchEvent] = []  # taken, handled, not yet in the state file
         self._snapshot: str | None = None
@@ -274,10 +276,18 @@ class CaseWatch:
             if not self._new.primed:
                 await prime_new(self._fetch, self._filter, self._new)
                 return []
-            cases, _ = await poll_new(self._fetch, self._filter, self._new)
+            if not isinstance(self._unfinished, NewPoll):
+                self._unfinished = start_new_poll(self._filter, self._new)
+            cases, _ = await poll_new(self._fetch, self._filter, self._new, self._unfinished)
+            self._unfinished = None
             return [CaseAdded(case) for case in cases]
         assert self._set is not None
-        events, _ = await poll_set(self._fetch, self._filter, self._set, self._check_budget)
+        if not isinstance(self._unfinished, SetRead):
+            self._unfinished = SetRead()
+        events, _ = await poll_set(
+            self._fetch, self._filter, self._set, self._check_budget, self._unfinished
+        )
+        self._unfinished = None
         return events
 
     def _check_budget(self, total: int, page_size: int) -> None:
