@@ -72,16 +72,17 @@ class Rewind:
 class ContinuityTracker:
     """Checks, in page order, that the pages of a pull fit together.
 
-    ``first`` is the pull's first page and ``limit`` the page size the server uses.
+    ``first`` is the pull's first page and ``served_page_size`` the page size the server
+    uses (its answers' ``limit``, which may be less than what was asked).
     Pages are checked in page order: :meth:`check` takes the page after
     :attr:`checked`; :meth:`arrive` takes pages in any order and checks them as the
     contiguous run grows (unordered pulls).
     """
 
-    def __init__(self, first: int, limit: int) -> None:
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, not {limit!r}")
-        self.limit = limit
+    def __init__(self, first: int, served_page_size: int) -> None:
+        if served_page_size < 1:
+            raise ValueError(f"served_page_size must be >= 1, not {served_page_size!r}")
+        self.served_page_size = served_page_size
         self.first = first  # the pull's first page
         self.checked = first - 1  # pages up to here hold every case before them ...
         self.total: int | None = None  # ... in the snapshot with this totalResults
@@ -154,7 +155,7 @@ class ContinuityTracker:
         """
         if self.least_total is None:
             return 0
-        owed = self.least_total - (self.first - 1) * self.limit
+        owed = self.least_total - (self.first - 1) * self.served_page_size
         return max(0, owed - handed_out)
 
     # -- the checks ---------------------------------------------------------------
@@ -204,7 +205,7 @@ class ContinuityTracker:
         if page > self._high:
             self._high = page
             self._stalls = 0
-        if facts.count < self.limit:
+        if facts.count < self.served_page_size:
             self._end = page  # a short or empty page: the data ends here
         elif facts.has_more and (
             page < self._pages_for(facts.total) or (facts.keys and not repeats)
@@ -239,7 +240,7 @@ class ContinuityTracker:
         return Rewind(first, keep, reason)
 
     def _pages_for(self, cases: int) -> int:
-        return math.ceil(cases / self.limit)
+        return math.ceil(cases / self.served_page_size)
 
 
 def _moved(base: int, total: int, page: int) -> str:

@@ -281,7 +281,7 @@ class PageIterator(Generic[T]):
             return
         fetched = await result_of(window.in_flight[page_no], page_no)
         window.in_flight.pop(page_no, None)
-        self._accept(await self._reader.decode(fetched, self._tracker.limit))
+        self._accept(await self._reader.decode(fetched, self._tracker.served_page_size))
 
     def _fill(self) -> None:
         """Schedule fetches while the window has room and pages are worth fetching."""
@@ -293,15 +293,15 @@ class PageIterator(Generic[T]):
             # Prefetch no page that max_items cannot use.
             window = self._window
             known = self._handed_out + sum(len(p.results) for p in window.ready_items())
-            remaining = self._max_items - known - tracker.limit * len(window.in_flight)
-            budget = max(0, math.ceil(remaining / tracker.limit))
+            remaining = self._max_items - known - tracker.served_page_size * len(window.in_flight)
+            budget = max(0, math.ceil(remaining / tracker.served_page_size))
         self._window.schedule(tracker.last_page, self._spawn_fetch, budget)
 
     def _spawn_fetch(self, page: int, again: bool) -> asyncio.Task[Fetched]:
         if again:
             self.stats.pages_reread += 1
         assert self._tracker is not None
-        body = self._reader.body(page, self._tracker.limit)
+        body = self._reader.body(page, self._tracker.served_page_size)
         # The task must not hold on to `self`: an iterator dropped by `break` has to be
         # collected (its __del__ cancels the fetches) while its fetches still run.
         return self._owner.spawn(fetch(self._reader.fetcher, body, page, self.stats))
@@ -323,10 +323,10 @@ class PageIterator(Generic[T]):
         """Take a decoded page in: queue it if it continues the pages before it."""
         tracker = self._tracker
         assert tracker is not None
-        if page.limit != tracker.limit:
+        if page.limit != tracker.served_page_size:
             raise PaginationError(
                 f"page {page.page} was served with limit {page.limit}, while page "
-                f"{self._start_page} was served with limit {tracker.limit}: the server "
+                f"{self._start_page} was served with limit {tracker.served_page_size}: the server "
                 "changed its page size during the pull",
                 page=page.page,
             )

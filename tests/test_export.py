@@ -269,8 +269,8 @@ def test_a_failed_export_keeps_its_complete_pages(
     assert partial_path(target).stat().st_size == kept.size
 
     with CaseExport(target, fmt, resume=kept) as export:
-        assert len(export.resumed_ids) == 3
-        assert hash("ci-0001") in export.resumed_ids
+        assert len(export.resumed_hashes) == 3
+        assert hash("ci-0001") in export.resumed_hashes
         assert export.count == 3
         for case in cases[3:]:
             export.write(case)

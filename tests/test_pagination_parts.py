@@ -30,7 +30,7 @@ def read(tracker: ContinuityTracker, *pages: PageFacts) -> list[Rewind | None]:
 
 class TestContinuity:
     def test_pages_of_one_snapshot_are_accepted_up_to_the_total(self) -> None:
-        tracker = ContinuityTracker(first=1, limit=10)
+        tracker = ContinuityTracker(first=1, served_page_size=10)
         assert read(tracker, facts(1, 35)) == [None]
         assert tracker.last_page == 4
         assert read(tracker, facts(2, 35), facts(3, 35), facts(4, 35, 5)) == [None] * 3
@@ -39,19 +39,19 @@ class TestContinuity:
 
     def test_total_pages_is_not_the_plan_total_results_is(self) -> None:
         # A server announcing totalPages=1e9 is not believed: 30 cases are 3 pages.
-        tracker = ContinuityTracker(first=1, limit=10)
+        tracker = ContinuityTracker(first=1, served_page_size=10)
         tracker.check(facts(1, 30))
         assert tracker.last_page == 3
 
     @pytest.mark.parametrize("count", [0, 4])
     def test_a_short_or_empty_page_ends_the_data(self, count: int) -> None:
-        tracker = ContinuityTracker(first=1, limit=10)
+        tracker = ContinuityTracker(first=1, served_page_size=10)
         read(tracker, facts(1, 10**9), facts(2, 10**9, count))
         assert tracker.last_page == 2
         assert tracker.shortfall(10 + count) == 10**9 - 10 - count
 
     def test_has_more_leads_past_the_total_only_while_pages_are_new(self) -> None:
-        tracker = ContinuityTracker(first=1, limit=2)
+        tracker = ContinuityTracker(first=1, served_page_size=2)
         read(tracker, facts(1, 2, 2, more=True))
         assert tracker.last_page == 2
         read(tracker, facts(2, 2, 2, more=True))
@@ -63,19 +63,19 @@ class TestContinuity:
         assert tracker.last_page == 3
 
     def test_has_more_without_ids_leads_no_further_than_the_total_and_one(self) -> None:
-        tracker = ContinuityTracker(first=1, limit=2)
+        tracker = ContinuityTracker(first=1, served_page_size=2)
         read(tracker, facts(1, 2, 2, more=True, keys=[]), facts(2, 2, 2, more=True, keys=[]))
         assert tracker.last_page == 2
 
     def test_a_page_repeating_the_one_before_is_a_pagination_error(self) -> None:
-        tracker = ContinuityTracker(first=1, limit=3)
+        tracker = ContinuityTracker(first=1, served_page_size=3)
         tracker.check(facts(1, 100, 3, keys=[1, 2, 3]))
         with pytest.raises(PaginationError, match=r"same 3 cases as page 1.*paging='skip'") as e:
             tracker.check(facts(2, 100, 3, keys=[1, 2, 3]))
         assert e.value.page == 2
 
     def test_a_changed_total_rewinds_as_far_as_the_shift_spans(self) -> None:
-        tracker = ContinuityTracker(first=1, limit=10)
+        tracker = ContinuityTracker(first=1, served_page_size=10)
         read(tracker, facts(1, 100), facts(2, 100), facts(3, 100), facts(4, 100))
         verdict = tracker.check(facts(5, 88))  # 12 cases gone: two pages back
         assert verdict is not None
@@ -84,7 +84,7 @@ class TestContinuity:
         assert tracker.resume_page == 3  # pages 3-4 may have lost cases to earlier pages
 
     def test_a_reread_starting_too_late_goes_further_back(self) -> None:
-        tracker = ContinuityTracker(first=1, limit=10)
+        tracker = ContinuityTracker(first=1, served_page_size=10)
         read(tracker, facts(1, 100), facts(2, 100), facts(3, 100))
         assert tracker.check(facts(4, 99)) == Rewind(3, False, _r(99))
         # The data moved again before the re-read: 30 away from the pages handed out.
@@ -94,7 +94,7 @@ class TestContinuity:
         assert read(tracker, facts(1, 70), facts(2, 70)) == [None, None]
 
     def test_a_reread_close_enough_is_accepted(self) -> None:
-        tracker = ContinuityTracker(first=1, limit=10)
+        tracker = ContinuityTracker(first=1, served_page_size=10)
         read(tracker, facts(1, 100), facts(2, 100), facts(3, 100))
         tracker.check(facts(4, 101))
         assert tracker.check(facts(3, 101)) is None
@@ -103,7 +103,7 @@ class TestContinuity:
     def test_a_seam_overlap_with_an_unchanged_total_reads_the_pages_after_again(self) -> None:
         # Page 2 starts with the last case of page 1: one case was created and one
         # resolved between the two reads. Page 2 is kept, pages after it read again.
-        tracker = ContinuityTracker(first=1, limit=10)
+        tracker = ContinuityTracker(first=1, served_page_size=10)
         tracker.check(facts(1, 50))
         verdict = tracker.check(facts(2, 50, keys=[109] + [200 + i for i in range(9)]))
         assert verdict is not None
@@ -115,14 +115,14 @@ class TestContinuity:
 
     def test_any_case_of_the_page_before_shows_the_overlap(self) -> None:
         # Two created, and c109 (the last case of page 1) resolved: c108 still shows it.
-        tracker = ContinuityTracker(first=1, limit=10)
+        tracker = ContinuityTracker(first=1, served_page_size=10)
         tracker.check(facts(1, 50))
         verdict = tracker.check(facts(2, 50, keys=[108] + [200 + i for i in range(9)]))
         assert verdict is not None
         assert verdict.keep
 
     def test_the_first_page_of_a_reread_is_not_a_seam(self) -> None:
-        tracker = ContinuityTracker(first=1, limit=10)
+        tracker = ContinuityTracker(first=1, served_page_size=10)
         read(tracker, facts(1, 100), facts(2, 100))
         tracker.check(facts(3, 105))
         # Re-read page 2 overlaps page 1 by design (5 cases slid onto it): accepted.
@@ -130,7 +130,7 @@ class TestContinuity:
 
     def test_rewinds_without_progress_end_in_a_pagination_error(self) -> None:
         # Each re-read finds the data moved by one page more: it never gets past page 15.
-        tracker = ContinuityTracker(first=1, limit=10)
+        tracker = ContinuityTracker(first=1, served_page_size=10)
         read(tracker, *(facts(p, 1000) for p in range(1, 16)))
         total = 1000
         with pytest.raises(PaginationError, match="pin end_date") as caught:
@@ -141,7 +141,7 @@ class TestContinuity:
         assert caught.value.page == 16
 
     def test_unordered_arrivals_are_checked_in_page_order(self) -> None:
-        tracker = ContinuityTracker(first=1, limit=10)
+        tracker = ContinuityTracker(first=1, served_page_size=10)
         tracker.check(facts(1, 40))
         assert tracker.arrive(facts(3, 40)) is None
         assert tracker.checked == 1
@@ -150,7 +150,7 @@ class TestContinuity:
         assert tracker.checked == 4
 
     def test_an_unordered_arrival_with_another_total_rewinds_once_its_turn_comes(self) -> None:
-        tracker = ContinuityTracker(first=1, limit=10)
+        tracker = ContinuityTracker(first=1, served_page_size=10)
         tracker.check(facts(1, 40))
         assert tracker.arrive(facts(3, 41)) is None
         verdict = tracker.arrive(facts(2, 40))
@@ -158,18 +158,18 @@ class TestContinuity:
         assert verdict.to == 2
 
     def test_shortfall_counts_from_the_start_page_and_the_least_total(self) -> None:
-        tracker = ContinuityTracker(first=3, limit=10)
+        tracker = ContinuityTracker(first=3, served_page_size=10)
         read(tracker, facts(3, 50), facts(4, 50), facts(5, 50))
         assert tracker.shortfall(30) == 0
         assert tracker.shortfall(28) == 2
-        grown = ContinuityTracker(first=1, limit=10)
+        grown = ContinuityTracker(first=1, served_page_size=10)
         read(grown, facts(1, 20))
         grown.check(facts(2, 25))  # created during the pull: 20 are owed, not 25
         assert grown.least_total == 20
 
     def test_a_page_size_below_one_is_refused(self) -> None:
-        with pytest.raises(ValueError, match="limit"):
-            ContinuityTracker(first=1, limit=0)
+        with pytest.raises(ValueError, match="served_page_size"):
+            ContinuityTracker(first=1, served_page_size=0)
 
 
 def _r(total: int) -> str:

@@ -34,8 +34,8 @@ continued from its last record.
   is written, and both are kept; :attr:`CaseExport.kept` describes them. An export
   that completed no page removes its partial instead. ``FILE`` is left as it was.
 * Continued: ``CaseExport(FILE, fmt, resume=read_partial(FILE))`` appends to the
-  partial; :attr:`CaseExport.resumed_ids` holds the ids it already has, so that a pull
-  that starts early (the data moved) skips them.
+  partial; :attr:`CaseExport.resumed_hashes` holds the hashes of the ids it already
+  has, so that a pull that starts early (the data moved) skips them.
 
 An export to a stream (standard output) writes JSONL straight through and a table at
 the end; it keeps nothing when it fails.

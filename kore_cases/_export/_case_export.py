@@ -16,7 +16,7 @@ from ._formats import FORMATS, ExportFormat, Table, WriterOptions, import_pyarro
 from ._partial import (
     Partial,
     discard_partial,
-    kept_ids,
+    kept_hashes,
     partial_path,
     record_path,
     write_record,
@@ -71,7 +71,7 @@ def _umask() -> int:
 class _StreamSink:
     """A binary stream (standard output): JSONL written through, a table at the end."""
 
-    resumed_ids: AbstractSet[int] = frozenset()
+    resumed_hashes: AbstractSet[int] = frozenset()
 
     def __init__(self, stream: IO[bytes], fmt: ExportFormat, options: WriterOptions) -> None:
         self._stream = stream
@@ -127,7 +127,7 @@ class _PartialSink:
         # What a failure keeps, and what the record on disk says.
         self._committed = self._recorded = resume
         self._checkpointed = float("-inf")
-        self.resumed_ids: AbstractSet[int] = frozenset()
+        self.resumed_hashes: AbstractSet[int] = frozenset()
         # Exclusive creation: never write over a partial this export did not open to resume.
         mode = "x+b" if resume is None else "r+b"
         try:
@@ -141,7 +141,7 @@ class _PartialSink:
                 # Bytes past the record are an incomplete page, or pages written after
                 # the last record of a process that was killed: their pages are unknown.
                 self._file.truncate(resume.size)
-                self.resumed_ids = kept_ids(self._file, fmt, resume.cases, self._path)
+                self.resumed_hashes = kept_hashes(self._file, fmt, resume.cases, self._path)
                 self._file.seek(0, os.SEEK_END)
             columns = () if resume is None else resume.field_columns
             self.writer = open_writer(fmt, self._file, columns, options)
@@ -268,7 +268,7 @@ class CaseExport:
         self.count = 0 if resume is None else resume.cases
         self.kept: Partial | None = None
         """After a failure: the record of the partial kept (``None``: nothing kept)."""
-        self.resumed_ids: AbstractSet[int] = frozenset()
+        self.resumed_hashes: AbstractSet[int] = frozenset()
         """On resume: ``hash()`` of every case id already in the partial."""
         self._stream = stream
         self._options = WriterOptions(row_group_size, csv_raw)
@@ -296,7 +296,7 @@ class CaseExport:
                     self.path, self.format, self._options, self._settings, self._resume
                 )
             self._held = held.pop_all()  # kept until __exit__
-        self.resumed_ids = self._sink.resumed_ids
+        self.resumed_hashes = self._sink.resumed_hashes
         return self
 
     def write(self, case: Mapping[str, Any]) -> None:

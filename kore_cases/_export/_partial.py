@@ -15,7 +15,7 @@ __all__ = [
     "Partial",
     "PartialError",
     "discard_partial",
-    "kept_ids",
+    "kept_hashes",
     "partial_path",
     "read_partial",
     "record_path",
@@ -125,7 +125,7 @@ class _RowId(msgspec.Struct):
     id: Any = None
 
 
-def kept_ids(file: IO[bytes], fmt: ExportFormat, expected: int, name: Path) -> set[int]:
+def kept_hashes(file: IO[bytes], fmt: ExportFormat, expected: int, name: Path) -> set[int]:
     """Hashes of the case ids in a partial (read from the start), checking every line."""
     decoder: msgspec.json.Decoder[_CaseId] | msgspec.json.Decoder[_RowId] = (
         msgspec.json.Decoder(_CaseId) if fmt == "jsonl" else msgspec.json.Decoder(_RowId)

@@ -190,7 +190,7 @@ async def _copy(
     bar: _output.Bar,
     max_items: int | None,
 ) -> None:
-    kept = export.resumed_ids
+    kept = export.resumed_hashes
     async for page in pages:
         cases = page.results
         if kept:
