@@ -52,6 +52,7 @@ from ._fetch import PageFetcher, decode_page
 from ._pagination import PageIterator, TaskOwner, _Loop
 from ._stats import PullStats
 from ._window_plan import NominalWindow, WindowCursor, auto_width, first_auto_width
+from ._wire import ms_from_datetime, parse_kore_time
 from .errors import KoreCasesError
 from .models import CasesPage, page_decoder
 
@@ -504,10 +505,5 @@ def _created_ms(stamp: _Stamp) -> int | None:
 
 
 def _ms(text: str) -> int | None:
-    try:
-        moment = msgspec.convert(text, datetime)
-    except msgspec.ValidationError:
-        return None
-    if moment.tzinfo is None:
-        return None
-    return (moment - _EPOCH) // _MS
+    moment = parse_kore_time(text)
+    return None if moment is None else ms_from_datetime(moment)

@@ -2,14 +2,23 @@
 
 The client, the fake server and the tests build the getCases path from
 :data:`GET_CASES_PATH`; the filters, the exporters, ``sync`` and the fake server write
-times with :func:`kore_time` (Kore's ``2025-05-26T18:30:00.000Z``: UTC, milliseconds, ``Z``).
+times with :func:`kore_time` (Kore's ``2025-05-26T18:30:00.000Z``: UTC, milliseconds, ``Z``)
+and read the ones in answers with :func:`parse_kore_time`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["GET_CASES_PATH", "kore_time", "kore_time_from_ms"]
+import msgspec
+
+__all__ = [
+    "GET_CASES_PATH",
+    "kore_time",
+    "kore_time_from_ms",
+    "ms_from_datetime",
+    "parse_kore_time",
+]
 
 GET_CASES_PATH = "/caseManagement/api/public/analytics/{stream_id}/getCases"
 """The getCases route; ``{stream_id}`` is filled with ``str.format`` (or by aiohttp's router)."""
@@ -36,3 +45,23 @@ def kore_time_from_ms(ms: float) -> str:
         OverflowError: ``ms`` is outside the years 1 to 9999.
     """
     return kore_time(_EPOCH + timedelta(milliseconds=ms))
+
+
+def parse_kore_time(text: str | None) -> datetime | None:
+    """A time as Kore sends it (``createdAt``...), aware; ``None`` for anything else.
+
+    Lenient: a missing, malformed or zone-less value is ``None``, never an error, for
+    code that orders or partitions cases by a time the server might leave out.
+    """
+    if text is None:
+        return None
+    try:
+        moment = msgspec.convert(text, datetime)
+    except msgspec.ValidationError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def ms_from_datetime(moment: datetime) -> int:
+    """Epoch milliseconds of an aware ``datetime``, exactly (no float seconds)."""
+    return (moment - _EPOCH) // timedelta(milliseconds=1)

@@ -32,12 +32,12 @@ A missing value is null; so is a time that is not an ISO-8601 date-time with a z
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from ._extras import import_extra
+from ._wire import parse_kore_time
 
 __all__ = [
     "FIELD_PREFIX",
@@ -218,14 +218,4 @@ def _timestamps(pa: Any, values: list[Any], kind: Any) -> Any:
     try:
         return pa.array(texts, type=pa.string()).cast(kind)
     except pa.ArrowInvalid:
-        return pa.array([_parse_time(v) for v in texts], type=kind)
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = msgspec.convert(text, datetime)
-    except msgspec.ValidationError:
-        return None
-    return moment if moment.tzinfo is not None else None
+        return pa.array([parse_kore_time(v) for v in texts], type=kind)

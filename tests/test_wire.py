@@ -8,7 +8,13 @@ import pytest
 
 from kore_cases import CaseFilter
 from kore_cases._export._rows import iso_from_ms
-from kore_cases._wire import GET_CASES_PATH, kore_time, kore_time_from_ms
+from kore_cases._wire import (
+    GET_CASES_PATH,
+    kore_time,
+    kore_time_from_ms,
+    ms_from_datetime,
+    parse_kore_time,
+)
 from kore_cases.testing._data import iso_ms
 
 
@@ -53,3 +59,18 @@ def test_the_client_and_the_fake_server_share_the_path() -> None:
     assert GET_CASES_PATH.format(stream_id="st-1") == (
         "/caseManagement/api/public/analytics/st-1/getCases"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("2025-05-29T04:03:00.617Z", 1_748_491_380_617),
+        ("2025-05-29T09:33:00.617+05:30", 1_748_491_380_617),
+        ("2025-05-29T04:03:00", None),  # no zone: not a time Kore sends
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_times_in_answers_are_read_leniently(text: str | None, ms: int | None) -> None:
+    moment = parse_kore_time(text)
+    assert (None if moment is None else ms_from_datetime(moment)) == ms

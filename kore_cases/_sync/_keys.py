@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 
 import msgspec
 
+from .._wire import ms_from_datetime, parse_kore_time
+
 __all__ = [
     "NO_MONTH",
     "CaseKey",
@@ -84,20 +86,8 @@ def case_key(raw: msgspec.Raw | bytes) -> CaseKey:
 
 
 def _parse_ms(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        moment = msgspec.convert(text, datetime)
-    except msgspec.ValidationError:
-        return None
-    if moment.tzinfo is None:
-        return None
-    return ms_from_datetime(moment)
-
-
-def ms_from_datetime(moment: datetime) -> int:
-    """An aware datetime as epoch milliseconds (exact: no float rounding)."""
-    return (moment - _EPOCH) // _MS
+    moment = parse_kore_time(text)
+    return None if moment is None else ms_from_datetime(moment)
 
 
 def datetime_from_ms(ms: int) -> datetime:
