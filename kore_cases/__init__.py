@@ -21,6 +21,7 @@ from ._arrow import RecordBatchIterator
 from ._client import CasesClient
 from ._extras import MissingExtraError
 from ._http import AsyncTransport, Request, Response, TransportError
+from ._limiter import RateLimiter
 from ._pagination import CaseIterator, PageIterator
 from ._ratelimit import RateLimit
 from ._retry import Retry
@@ -110,6 +111,7 @@ __all__ = [
     "PullStats",
     "RateLimit",
     "RateLimitError",
+    "RateLimiter",
     "RecordBatchIterator",
     "Request",
     "Response",

@@ -19,6 +19,7 @@ from ._closing import Closer
 from ._env import client_arguments, configure_logging
 from ._fetch import PageFetcher, decode_page
 from ._http import AsyncTransport, check_transport
+from ._limiter import AccountLimiter, RateLimiter, release_shared, shared_limiter
 from ._observe import Observer
 from ._page_size import DEFAULT_MAX_PAGE_SIZE, PageSize, PageSizer, check_page_size
 from ._pagination import (
@@ -45,6 +46,7 @@ from ._settings import (
     check_stream_id,
     merge_retry,
     unknown,
+    wait_bound,
     with_call_options,
 )
 from ._stats import PullStats
@@ -82,6 +84,7 @@ class _Shared:
         self.transport: AsyncTransport | None = None
         self.headers: dict[str, str] = {}  # every request's, but its `auth` token
         self.throttle: Throttle | None = None
+        self.limiter: AccountLimiter | None = None  # from the registry: released on close
         self.tasks = TaskOwner()
         self.closer = Closer()  # ends every call in flight when the client closes
         self.closed = False
@@ -103,7 +106,11 @@ class _Shared:
             **s.extra_headers,
         }
         self.transport = _aiohttp_transport(s) if s.transport is None else s.transport
-        self.throttle = Throttle(s.concurrency, s.rate_limit)
+        if isinstance(s.rate_limit, RateLimiter):
+            limiter: AccountLimiter = s.rate_limit
+        else:
+            limiter = self.limiter = shared_limiter(s.host, s.account_id, s.rate_limit)
+        self.throttle = Throttle(s.concurrency, limiter)
 
     async def close(self) -> None:
         self.closed = True
@@ -113,6 +120,9 @@ class _Shared:
         transport, self.transport = self.transport, None
         if transport is not None:
             await transport.aclose()
+        limiter, self.limiter = self.limiter, None
+        if limiter is not None:
+            await release_shared(limiter)
 
 
 class CasesClient:
@@ -155,8 +165,17 @@ class CasesClient:
         max_retries, backoff_base, backoff_max, max_retry_after: the fields of
             :class:`Retry` as flat keywords; each one given replaces that field of
             ``retry``.
-        rate_limit: request-rate windows to stay under; the default is Kore's
-            ``RateLimit((600, 60.0), (18000, 3600.0))``; ``None`` turns it off.
+        rate_limit: the account's request budget. The default is Kore's documented
+            Case Management limit, ``RateLimit((60, 60.0))``: 60 requests a minute per
+            account, rolling window, spread evenly. Every client of the same host and
+            account in this process shares one budget (and one pause after a 429);
+            ``RateLimit(..., store="redis://…")`` shares it across processes and
+            machines; a :class:`RateLimiter` shares or separates budgets on purpose;
+            ``None`` sends unpaced, pausing only after 429s.
+        max_rate_wait: seconds a request may wait for the budget before failing with
+            :class:`RateLimitError` (``None``: as long as it takes).
+        max_rate_limit_wait: seconds of waiting out 429s one request may spend before
+            :class:`RateLimitError` is raised (429s do not spend ``max_retries``).
         paging: ``"page"`` sends ``page``/``limit``; ``"skip"`` sends ``skip``/``limit``
             (the getTasks style), for servers that ignore ``page``.
         extra_headers: more headers to send with every request.
@@ -186,7 +205,9 @@ class CasesClient:
         timeout: float = 30.0,
         retry: Retry | None = None,
         max_retries: int | None = None,
-        rate_limit: RateLimit | None = DEFAULT_RATE_LIMIT,
+        rate_limit: RateLimit | RateLimiter | None = DEFAULT_RATE_LIMIT,
+        max_rate_wait: float | None = None,
+        max_rate_limit_wait: float = 300.0,
         paging: Paging = "page",
         extra_headers: Mapping[str, str] | None = None,
         allow_insecure_http: bool = False,
@@ -224,6 +245,8 @@ class CasesClient:
             trace_configs=tuple(trace_configs or ()),
             hooks=check_hooks(hooks),
             transport=transport,
+            max_rate_wait=wait_bound(max_rate_wait),
+            max_rate_limit_wait=seconds("max_rate_limit_wait", max_rate_limit_wait, zero=True),
         )
         self._settings = settings
         self._shared = _Shared(settings)
@@ -305,8 +328,9 @@ class CasesClient:
 
     @property
     def rate_limit(self) -> RateLimit | None:
-        """The request-rate windows this client stays under (``None``: none)."""
-        return self._settings.rate_limit
+        """The request-rate windows this client keeps to (``None``: only 429 pauses)."""
+        limit = self._settings.rate_limit
+        return limit.rate_limit if isinstance(limit, RateLimiter) else limit
 
     @property
     def paging(self) -> Paging:
@@ -335,6 +359,8 @@ class CasesClient:
         Options (:class:`CallOptions`):
             timeout: seconds for one whole request.
             max_retries: retries of a failed request (the rest of :attr:`retry` stays).
+            max_rate_wait: seconds a request may wait for the account's budget before
+                :class:`RateLimitError` (``None``: as long as it takes).
 
         The view does not own the session: its :meth:`aclose` does nothing, and it
         works while the client it was made from is open.
@@ -423,6 +449,7 @@ class CasesClient:
                 page=page,
                 stats=PullStats(),
                 parse=lambda data: decode_page(data, decoder, page=page, path=self.path),
+                interactive=True,
             )
             return result
 
@@ -843,6 +870,8 @@ class CasesClient:
             paging=s.paging,
             policy=s.retry,
             timeout=s.timeout,
+            max_rate_wait=s.max_rate_wait,
+            max_rate_limit_wait=s.max_rate_limit_wait,
             observer=shared.observer,
             closer=shared.closer,
             headers=shared.headers,

@@ -4,7 +4,8 @@ Connection: ``KORE_HOST``, ``KORE_STREAM_ID``, ``KORE_ACCOUNT_ID`` and either
 ``KORE_CLIENT_ID`` + ``KORE_CLIENT_SECRET`` (a :class:`~kore_cases.JwtAuth`) or
 ``KORE_JWT`` (a :class:`~kore_cases.StaticToken`). Options: ``KORE_MAX_RETRIES``,
 ``KORE_TIMEOUT``, ``KORE_RATE_LIMIT`` (``60/60``; several windows separated by commas;
-``none`` for no limit) and ``KORE_LOG`` (``debug`` or ``info``: the ``kore_cases``
+``none`` for no limit), ``KORE_RATE_STORE`` (a Redis or Valkey URL sharing the account's
+budget across processes) and ``KORE_LOG`` (``debug`` or ``info``: the ``kore_cases``
 logger writes to stderr at that level, as ``OPENAI_LOG`` does for openai).
 
 Options passed to ``from_env`` win over the variables. A variable that is set but
@@ -20,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._checks import seconds, whole_number
-from ._ratelimit import RateLimit
+from ._ratelimit import DEFAULT_RATE_LIMIT, RateLimit
 from .auth import Auth, JwtAuth, StaticToken
 
 __all__ = ["client_arguments", "configure_logging"]
@@ -59,6 +60,12 @@ def client_arguments(env: Mapping[str, str], given: Mapping[str, Any]) -> dict[s
         overridden = key in arguments or (key == "max_retries" and "retry" in arguments)
         if not overridden and env.get(name):
             arguments[key] = _parsed(name, env[name], parse)
+    store = env.get("KORE_RATE_STORE", "").strip()
+    limit = arguments.get("rate_limit", DEFAULT_RATE_LIMIT)
+    if store and "rate_limit" not in given and isinstance(limit, RateLimit):
+        arguments["rate_limit"] = _parsed(
+            "KORE_RATE_STORE", store, lambda _, url: limit.stored(url)
+        )
     return arguments
 
 

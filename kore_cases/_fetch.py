@@ -13,6 +13,7 @@ once.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,12 +25,13 @@ import msgspec
 
 from ._closing import Closer
 from ._http import AsyncTransport, Request, Response, TransportError
+from ._limiter import BudgetWaitTooLong
 from ._observe import NULL_OBSERVER, Observer
 from ._redact import server_text
 from ._response import response_details
 from ._retry import RetryPolicy, is_retryable_status, parse_retry_after
 from ._stats import PullStats
-from ._throttle import Throttle
+from ._throttle import Throttle, Turn
 from .auth import Auth
 from .errors import (
     APIConnectionError,
@@ -154,6 +156,8 @@ class PageFetcher:
         timeout: float,
         observer: Observer = NULL_OBSERVER,
         closer: Closer | None = None,
+        max_rate_wait: float = math.inf,
+        max_rate_limit_wait: float = 300.0,
     ) -> None:
         self._transport = transport
         self._headers = dict(headers)  # every request's, but its `auth` token
@@ -166,6 +170,8 @@ class PageFetcher:
         self.timeout = timeout
         self.observer = observer
         self._closer = closer or Closer()
+        self.max_rate_wait = max_rate_wait
+        self.max_rate_limit_wait = max_rate_limit_wait
 
     def request_body(self, filter_body: Mapping[str, Any], page: int, limit: int) -> bytes:
         """Return the JSON body asking for ``page`` of ``limit`` cases."""
@@ -183,74 +189,114 @@ class PageFetcher:
         stats: PullStats,
         parse: Callable[[bytes], T],
         attempts_used: int = 0,
+        interactive: bool = False,
+        max_rate_wait: float | None = None,
     ) -> tuple[T, int]:
         """Send ``body`` until ``parse`` accepts the answer or the retries run out.
 
         ``parse`` turns a 200 body into the result, raising :class:`Unreadable` when the
         body deserves another attempt. Returns the result and the number of attempts
-        made in all. ``attempts_used`` counts attempts already spent on this page
-        elsewhere, so that a page is never tried more than ``1 + max_retries`` times.
+        that spent ``max_retries`` (all but the 429s). ``attempts_used`` counts attempts
+        already spent on this page elsewhere, so that a page is never tried more than
+        ``1 + max_retries`` times.
+
+        ``interactive`` marks a one-page call, served before a pull's prefetches;
+        ``max_rate_wait`` bounds each wait for the account's budget (``None``: the
+        client's setting). 429s do not spend ``max_retries``: they are waited out, for
+        ``max_rate_limit_wait`` seconds in all, then raised.
         """
+        allowed = self.max_rate_wait if max_rate_wait is None else max_rate_wait
         with self._closer.guard(page):  # closing the client ends the wait at once
-            return await self._fetch(body, page, stats, parse, attempts_used)
+            return await self._fetch(
+                body, page, stats, parse, attempts_used, _Budget(interactive, allowed)
+            )
 
     async def _fetch(
-        self, body: bytes, page: int, stats: PullStats, parse: Callable[[bytes], T], attempt: int
+        self,
+        body: bytes,
+        page: int,
+        stats: PullStats,
+        parse: Callable[[bytes], T],
+        attempt: int,
+        budget: _Budget,
     ) -> tuple[T, int]:
         attempts = 1 + self.policy.max_retries
         delay = 0.0
+        counted = attempt  # attempts that spend max_retries: every one but a 429's
         while True:
             attempt += 1
             if attempt > 1:
                 stats.retries += 1
-            outcome = await self._attempt(body, page, attempt, stats, delay)
+            outcome = await self._attempt(body, page, attempt, stats, delay, budget)
             if isinstance(outcome, Response):
                 try:
-                    return parse(outcome.body), attempt
+                    return parse(outcome.body), counted + 1
                 except Unreadable as exc:
                     outcome = _Failure(
                         self._connection_error(page, f"a body that is not JSON ({exc})")
                     )
+            if outcome.pause:
+                # A 429 to wait out: the account's budget pauses every request (the next
+                # turn waits); it spends the 429 time budget, not a retry.
+                budget.rate_limited(outcome.error)
+                delay = 0.0
+                self.observer.retry(page, attempt, delay, outcome.error)
+                continue
+            counted += 1
             if not outcome.retryable:
                 raise outcome.error
-            if attempt >= attempts:
-                outcome.error.message += _gave_up(attempt)
-                logger.warning("page %d failed after %d attempts: %s", page, attempt, outcome.error)
+            if counted >= attempts:
+                outcome.error.message += _gave_up(counted)
+                logger.warning("page %d failed after %d attempts: %s", page, counted, outcome.error)
                 raise outcome.error
-            delay = self.policy.delay(attempt, outcome.retry_after)
+            delay = self.policy.delay(counted, outcome.retry_after)
             self.observer.retry(page, attempt, delay, outcome.error)
             logger.debug("page %d attempt %d: retrying in %.2f s", page, attempt, delay)
             await anyio.sleep(delay)
 
     async def _attempt(
-        self, body: bytes, page: int, attempt: int, stats: PullStats, retry_delay: float
+        self,
+        body: bytes,
+        page: int,
+        attempt: int,
+        stats: PullStats,
+        retry_delay: float,
+        budget: _Budget,
     ) -> Response | _Failure:
         """Make one attempt: the 200 response, or what went wrong and whether to retry."""
-        async with self._throttle.turn() as turn:
-            if turn.waited > 0:
-                stats.rate_limit_waits += 1
-                stats.throttled_seconds += turn.waited
-            report = self.observer.request(stats, page, attempt, turn.waited, retry_delay)
-            answer: Response | None = None
-            failure: BaseException | None = None
-            try:
-                sent = await self._send(body, page, attempt, stats)
-                if isinstance(sent, _Failure):
-                    failure = sent.error
-                    return sent
-                answer = sent[0]
-                outcome = self._classify(*sent, page=page, stats=stats)
-                if isinstance(outcome, Response):
-                    turn.succeeded()
-                else:
-                    failure = outcome.error
-                    if outcome.pause:
-                        turn.rate_limited(outcome.retry_after)
-            except BaseException as exc:  # too large, cancelled: the attempt ends here too
-                failure = exc
-                raise
-            finally:
-                self.observer.response(report, answer, failure)
+        max_wait = budget.max_wait(self.max_rate_limit_wait)
+        turn = self._throttle.turn(interactive=budget.interactive, max_wait=max_wait, meter=stats)
+        try:
+            async with turn:
+                return await self._exchange(turn, body, page, attempt, stats, retry_delay)
+        except BudgetWaitTooLong as exc:  # raised on entry only: nothing was sent
+            raise budget.error(exc, page, self.path, self.max_rate_limit_wait) from None
+
+    async def _exchange(
+        self, turn: Turn, body: bytes, page: int, attempt: int, stats: PullStats, delay: float
+    ) -> Response | _Failure:
+        """Within a turn: send, classify, tell the turn how it went, report to the hooks."""
+        report = self.observer.request(stats, page, attempt, turn.waited, delay)
+        answer: Response | None = None
+        failure: BaseException | None = None
+        try:
+            sent = await self._send(body, page, attempt, stats)
+            if isinstance(sent, _Failure):
+                failure = sent.error
+                return sent
+            answer = sent[0]
+            outcome = self._classify(*sent, page=page, stats=stats)
+            if isinstance(outcome, Response):
+                turn.succeeded()
+            else:
+                failure = outcome.error
+                if outcome.pause:
+                    turn.rate_limited(outcome.retry_after, hourly=outcome.hourly)
+        except BaseException as exc:  # too large, cancelled: the attempt ends here too
+            failure = exc
+            raise
+        finally:
+            self.observer.response(report, answer, failure)
         return outcome
 
     async def _send(
@@ -310,7 +356,8 @@ class PageFetcher:
             return _Failure(error, retry_after, retryable=False)
         if response.status != 429:
             return _Failure(error, retry_after, is_retryable_status(response.status))
-        return _Failure(error, retry_after, pause=True)
+        hourly = "hourly" in (error.server_message or "").lower()
+        return _Failure(error, retry_after, pause=True, hourly=hourly)
 
     def unreadable_error(self, page: int, cause: Exception, attempts: int) -> APIConnectionError:
         """The error for a page whose body stayed unreadable through all its attempts."""
@@ -332,7 +379,54 @@ class _Failure:
     retry_after: float | None = None
     retryable: bool = True
     pause: bool = False
-    """A 429 the whole client waits out before its next request."""
+    """A 429 the whole account waits out before its next request."""
+    hourly: bool = False
+    """The 429 names Kore's hourly limit rather than the per-minute one."""
+
+
+class _Budget:
+    """One fetch's claims on the account's budget: its priority and how long it may wait."""
+
+    def __init__(self, interactive: bool, allowed: float) -> None:
+        self.interactive = interactive
+        self.allowed = allowed
+        self.first_429: float | None = None
+        self.last_429: APIError | None = None
+
+    def rate_limited(self, error: APIError) -> None:
+        """A 429 came: from the first one on, waits also spend the 429 time budget."""
+        if self.first_429 is None:
+            self.first_429 = time.monotonic()
+        self.last_429 = error
+
+    def max_wait(self, max_rate_limit_wait: float) -> float:
+        """How long the next turn may wait for the budget."""
+        if self.first_429 is None:
+            return self.allowed
+        left = self.first_429 + max_rate_limit_wait - time.monotonic()
+        return min(self.allowed, max(0.0, left))
+
+    def error(
+        self, exc: BudgetWaitTooLong, page: int, path: str, max_rate_limit_wait: float
+    ) -> RateLimitError:
+        """The error for a request that would wait for the budget beyond what it may."""
+        last = self.last_429
+        # The 429 budget ran out (rather than max_rate_wait): say so on the last 429.
+        by_429 = self.max_wait(max_rate_limit_wait) < self.allowed or math.isinf(self.allowed)
+        if self.first_429 is not None and isinstance(last, RateLimitError) and by_429:
+            last.message += (
+                f"; waited {time.monotonic() - self.first_429:.1f} s after 429s for "
+                f"{exc.describe}, which needed about {exc.needed:.1f} s more: beyond "
+                f"max_rate_limit_wait={max_rate_limit_wait:g} s"
+            )
+            return last
+        return RateLimitError(
+            f"page {page}: waited {exc.waited:.1f} s for the rate budget ({exc.describe}); "
+            f"it needed about {exc.needed:.1f} s more, beyond max_rate_wait={self.allowed:g} s",
+            path=path,
+            page=page,
+            retry_after=exc.needed,
+        )
 
 
 def _gave_up(attempts: int) -> str:

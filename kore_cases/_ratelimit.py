@@ -1,36 +1,78 @@
-"""Client-side rate limiting: several sliding windows that hold at once.
+"""An account's request budget: its configuration and a pure policy over it (no I/O, no clock).
 
-Kore counts a request when it *arrives*, which is after we send it. A limiter that
-frees a slot one window after the *send* lets a burst at a window's edge arrive inside
-the server's next window and earn 429s. So a slot here stays taken while its request
-is in flight and for a whole window after its response came back: the server has
-certainly stopped counting it by then.
+Kore documents **60 requests per minute per account** over a rolling 60 s window for
+Case Management, shared by Create/Get/Update Case and Create/Get/Update Task; over it the
+answer is a 429 saying ``You've exceeded the per-minute rate limit``, with no
+``Retry-After`` and no rate-limit headers (Kore, "Case Management - API Rate Limits").
+
+:class:`Budget` decides when the next request may go, given the current time:
+
+- **Windows.** Kore counts a request when it *arrives*, after we send it. A slot that
+  freed one window after the *send* would let a burst at a window's edge arrive inside
+  the server's next window. So a slot stays taken while its request is in flight and for
+  a whole window after its answer came back: the server has certainly stopped counting it.
+- **Pacing.** Kore advises spreading calls evenly: after a short ``burst`` the requests go
+  one per ``window / limit`` instead of the whole minute's budget in the first second.
+- **429 pause.** A 429 without ``Retry-After`` means the rolling window is full. Every
+  request waits until the oldest request this budget knows of leaves the window (a whole
+  window when it knows none); the next requests see the room that has really freed.
+- **Learning.** Someone else may spend the same account (another service, a tenant this
+  process cannot see). At a 429 without ``Retry-After`` the budget learns how many of its
+  own requests the window held and keeps to that many per window (paced evenly), one
+  fewer after each further 429, one more per quiet window, until the configured limit.
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections import deque
-from collections.abc import Callable
-
-import anyio
+from urllib.parse import urlsplit
 
 from ._checks import whole_number
 
-__all__ = ["DEFAULT_RATE_LIMIT", "RateLimit", "RateLimiter"]
+__all__ = [
+    "DEFAULT_BURST",
+    "DEFAULT_RATE_LIMIT",
+    "HOURLY_WINDOW",
+    "KORE_WINDOW",
+    "Budget",
+    "RateLimit",
+    "redacted_url",
+]
+
+KORE_WINDOW = 60.0
+"""Kore's documented rolling window, in seconds: the guess when no limit is configured."""
+HOURLY_WINDOW = 3600.0
+"""The window named by Kore's ``You've exceeded the hourly rate limit`` (other API families)."""
+DEFAULT_BURST = 4
+"""Requests that may go back to back while the window is that empty; then one per slot."""
+
+_STORE_SCHEMES = ("redis", "rediss", "unix", "valkey", "valkeys")
 
 
 class RateLimit:
-    """Request-rate windows to stay under, each ``(max_requests, seconds)``.
+    """Request-rate windows to stay under, each ``(max_requests, seconds)``; all hold at once.
 
-    ``RateLimit((600, 60.0), (18000, 3600.0))`` is Kore's documented limit for runtime
-    public APIs (per bot) and the client's default. Every window holds at once.
+    ``RateLimit((60, 60.0))`` is Kore's documented Case Management limit (60 requests a
+    minute per account, rolling window) and the client's default.
+
+    Options:
+        burst: how many requests may go back to back while the window is nearly empty;
+            after that they are spread evenly, one per ``seconds / max_requests`` of the
+            strictest window, as Kore advises. ``None`` sends as fast as the windows allow.
+        store: a Redis or Valkey URL (``redis://host:6379/0``, ``rediss://…``,
+            ``unix:///path.sock``) that shares the budget across processes and machines;
+            needs ``pip install 'kore-cases[redis]'``. ``None`` keeps it in this process.
     """
 
-    __slots__ = ("windows",)
+    __slots__ = ("burst", "store", "windows")
 
-    def __init__(self, *windows: tuple[int, float]) -> None:
+    def __init__(
+        self,
+        *windows: tuple[int, float],
+        burst: int | None = DEFAULT_BURST,
+        store: str | None = None,
+    ) -> None:
         if not windows:
             raise ValueError("RateLimit needs at least one (max_requests, seconds) window")
         checked: list[tuple[int, float]] = []
@@ -48,39 +90,90 @@ class RateLimit:
             ):
                 raise ValueError(f"window seconds must be a finite number > 0, not {seconds!r}")
             checked.append((count, float(seconds)))
+        if burst is not None and (
+            isinstance(burst, bool) or not isinstance(burst, int) or burst < 1
+        ):
+            raise ValueError(f"burst must be a whole number >= 1 or None, not {burst!r}")
+        if store is not None:
+            _check_store(store)
         self.windows: tuple[tuple[int, float], ...] = tuple(checked)
+        self.burst = burst
+        self.store = store
+
+    def stored(self, store: str | None) -> RateLimit:
+        """The same limit kept in ``store`` (a Redis or Valkey URL; ``None``: in process)."""
+        return RateLimit(*self.windows, burst=self.burst, store=store)
+
+    @property
+    def interval(self) -> float:
+        """Seconds between two requests once they are spread evenly: the strictest window's."""
+        return max(seconds / count for count, seconds in self.windows)
 
     def __repr__(self) -> str:
-        return (
-            f"RateLimit{self.windows!r}"
-            if len(self.windows) > 1
-            else f"RateLimit({self.windows[0]!r})"
-        )
+        text = ", ".join(map(repr, self.windows))
+        if self.burst != DEFAULT_BURST:
+            text += f", burst={self.burst!r}"
+        if self.store is not None:
+            text += f", store={redacted_url(self.store)!r}"
+        return f"RateLimit({text})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, RateLimit) and other.windows == self.windows
+        return isinstance(other, RateLimit) and (other.windows, other.burst, other.store) == (
+            self.windows,
+            self.burst,
+            self.store,
+        )
 
     def __hash__(self) -> int:
-        return hash(self.windows)
+        return hash((self.windows, self.burst, self.store))
 
 
-DEFAULT_RATE_LIMIT = RateLimit((600, 60.0), (18000, 3600.0))
+DEFAULT_RATE_LIMIT = RateLimit((60, KORE_WINDOW))
+
+
+def redacted_url(url: str) -> str:
+    """``url`` with any password replaced by ``***``, fit for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = f"{parts.username}:" if parts.username else ":"
+    return parts._replace(netloc=f"{user}***@{netloc}").geturl()
+
+
+def _check_store(store: object) -> None:
+    if not isinstance(store, str):
+        raise TypeError(
+            f"store must be a Redis URL str such as 'redis://host:6379/0', not {store!r}"
+        )
+    scheme = urlsplit(store).scheme
+    if scheme not in _STORE_SCHEMES:
+        raise ValueError(
+            f"store must be a Redis or Valkey URL (redis://, rediss://, unix://), such as "
+            f"'redis://localhost:6379/0'; got {redacted_url(store)!r}"
+        )
 
 
 class _Window:
+    """At most ``max_requests`` per ``seconds``: the answered requests still counted."""
+
     __slots__ = ("expiries", "max_requests", "seconds")
 
     def __init__(self, max_requests: int, seconds: float) -> None:
         self.max_requests = max_requests
         self.seconds = seconds
-        # When each finished request stops counting, oldest first (at most max_requests).
+        # When each answered request stops counting, oldest first.
         self.expiries: deque[float] = deque()
 
-    def wait(self, now: float, in_flight: int) -> float:
-        """Seconds until one more request fits (``inf`` if only a response can free one)."""
+    def held(self, now: float, in_flight: int) -> int:
+        """Slots taken at ``now``: requests in flight and answered ones still counted."""
         while self.expiries and self.expiries[0] <= now:
             self.expiries.popleft()
-        excess = in_flight + len(self.expiries) - self.max_requests
+        return in_flight + len(self.expiries)
+
+    def wait(self, now: float, in_flight: int) -> float:
+        """Seconds until one more request fits (``inf`` if only an answer can free one)."""
+        excess = self.held(now, in_flight) - self.max_requests
         if excess < 0:
             return 0.0
         if excess < len(self.expiries):
@@ -88,43 +181,124 @@ class _Window:
         return math.inf
 
 
-class RateLimiter:
-    """The running state of a :class:`RateLimit`, shared by every request of one client."""
+class Budget:
+    """When the next request of one account may go, as this process knows it (see module docs).
 
-    def __init__(self, limit: RateLimit, *, clock: Callable[[], float] = time.monotonic) -> None:
+    Every method takes the current time: the policy has no clock of its own. ``limit``
+    ``None`` means no configured windows; a 429 then still pauses and teaches a limit,
+    assuming Kore's rolling ``assumed_window``.
+    """
+
+    def __init__(self, limit: RateLimit | None, *, assumed_window: float = KORE_WINDOW) -> None:
         self.limit = limit
-        self._clock = clock
-        self._windows = [_Window(count, seconds) for count, seconds in limit.windows]
+        self._windows = [_Window(n, s) for n, s in (limit.windows if limit else ())]
+        # The per-minute window a 429 speaks of: the shortest configured one.
+        self.window = min((w.seconds for w in self._windows), default=assumed_window)
         self._in_flight = 0
-        self._sleeping = False  # the lock holder is waiting for a window to free a slot
-        self._lock = anyio.Lock()
-        self._changed = anyio.Event()
+        self._last_send = -math.inf
+        self.pause_until = -math.inf
+        self._answered: deque[float] = deque()  # send times of answered requests, last window
+        # This process's own requests over the 429's window; a limit only once learned.
+        self._own = _Window(1, self.window)
+        self._learning = False
+        self._learned_at = 0.0
 
-    async def acquire(self) -> float:
-        """Wait for a slot in every window, take it, and return the seconds waited."""
-        started = self._clock()
-        # Queued behind a request that sleeps for a slot: this one waits for rate too.
-        blocked = self._sleeping
-        # One waiter at a time computes its wait: first come, first served.
-        async with self._lock:
-            while True:
-                now = self._clock()
-                wait = max(w.wait(now, self._in_flight) for w in self._windows)
-                if wait <= 0:
-                    self._in_flight += 1
-                    return now - started if blocked else 0.0
-                blocked = self._sleeping = True
-                self._changed = anyio.Event()
-                try:
-                    with anyio.move_on_after(wait):
-                        await self._changed.wait()
-                finally:
-                    self._sleeping = False
+    @property
+    def learned_limit(self) -> int | None:
+        """Requests per window learned from 429s, when lower than the configured limit."""
+        return self._own.max_requests if self._learning else None
 
-    def release(self) -> None:
-        """Mark the request answered: its slot frees one window from now."""
+    @property
+    def interval(self) -> float:
+        """Seconds between paced requests (0 when requests are not paced)."""
+        interval = self.limit.interval if self.limit and self.limit.burst is not None else 0.0
+        if self._learning:
+            interval = max(interval, self._own.seconds / self._own.max_requests)
+        return interval
+
+    def wait(self, now: float) -> float:
+        """Seconds until one more request may be sent (0: now)."""
+        self._relax(now)
+        waits = [self.pause_until - now]
+        waits.extend(w.wait(now, self._in_flight) for w in self._windows)
+        if self._learning:
+            waits.append(self._own.wait(now, self._in_flight))
+        if self._paced(now):
+            waits.append(self._last_send + self.interval - now)
+        return max(0.0, *waits)
+
+    def take(self, now: float) -> float:
+        """Count a request sent at ``now``; returns its send time, for :meth:`release`."""
+        self._in_flight += 1
+        self._last_send = now
+        return now
+
+    def release(self, now: float, sent: float, *, answered: bool = True) -> None:
+        """The request sent at ``sent`` is over at ``now``: its slots free a window later.
+
+        ``answered`` is false for a 429: it holds its slot in the configured windows all
+        the same (Kore may count it), but is not room the window had.
+        """
         self._in_flight -= 1
-        now = self._clock()
+        self._own.held(now, 0)  # drop what has expired: nothing else may look while not learning
+        self._known(now)
         for window in self._windows:
             window.expiries.append(now + window.seconds)
-        self._changed.set()
+        if answered:
+            self._own.expiries.append(now + self._own.seconds)
+            self._answered.append(sent)
+
+    def cancel(self) -> None:
+        """A request taken with :meth:`take` was never sent: its slot is free at once."""
+        self._in_flight -= 1
+
+    def rate_limited(self, now: float, retry_after: float | None, *, hourly: bool = False) -> float:
+        """A 429 came at ``now``: pause every request, learn, and return the pause in seconds.
+
+        ``retry_after`` is the server's ``Retry-After`` (trusted as it is); without it the
+        pause lasts until the oldest request known in the window leaves it, or a whole
+        window. ``hourly`` marks Kore's ``hourly rate limit`` message: an hour's pause.
+        """
+        if hourly:
+            pause = retry_after if retry_after is not None else HOURLY_WINDOW
+        elif retry_after is not None:
+            pause = retry_after
+        else:
+            known = self._known(now)
+            pause = known[0] + self.window - now if known else self.window
+            if now >= self.pause_until:  # learn once per burst of 429s
+                self._learn(now, len(known))
+        self.pause_until = max(self.pause_until, now + pause)
+        return max(0.0, self.pause_until - now)
+
+    def _paced(self, now: float) -> bool:
+        if self._learning:
+            return True
+        if self.limit is None or self.limit.burst is None:
+            return False
+        strictest = max(self._windows, key=lambda w: w.seconds / w.max_requests)
+        return strictest.held(now, self._in_flight) >= self.limit.burst
+
+    def _known(self, now: float) -> list[float]:
+        """Send times of the answered requests still inside the window at ``now``."""
+        while self._answered and self._answered[0] <= now - self.window:
+            self._answered.popleft()
+        return list(self._answered)
+
+    def _learn(self, now: float, room: int) -> None:
+        own = self._own
+        limit = own.max_requests - 1 if self._learning else math.inf
+        own.max_requests = int(max(1, min(limit, room)))
+        self._learning = True
+        self._learned_at = now
+
+    def _relax(self, now: float) -> None:
+        """One more request per window without a 429, up to the configured limit."""
+        own = self._own
+        if not self._learning or now - self._learned_at < own.seconds:
+            return
+        self._learned_at = now
+        own.max_requests += 1
+        configured = min((w.max_requests for w in self._windows), default=math.inf)
+        if own.max_requests >= configured:
+            self._learning = False

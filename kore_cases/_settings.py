@@ -10,6 +10,7 @@ makes a changed copy with :func:`dataclasses.replace`. A new option is a field h
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import ssl as ssl_module
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from ._checks import seconds
 from ._http import AsyncTransport
+from ._limiter import RateLimiter
 from ._page_size import PageSize
 from ._ratelimit import RateLimit
 from ._retry import Retry
@@ -69,7 +71,7 @@ class Settings:
     concurrency: int
     timeout: float
     retry: Retry
-    rate_limit: RateLimit | None
+    rate_limit: RateLimit | RateLimiter | None
     paging: Paging
     extra_headers: Mapping[str, str] = field(repr=False)
     ssl: ssl_module.SSLContext | None = field(repr=False)
@@ -77,6 +79,8 @@ class Settings:
     trace_configs: tuple[aiohttp.TraceConfig, ...] = field(repr=False)
     hooks: Hooks | None = field(default=None, repr=False)
     transport: AsyncTransport | None = field(default=None, repr=False)
+    max_rate_wait: float = math.inf
+    max_rate_limit_wait: float = 300.0
 
     @property
     def path(self) -> str:
@@ -104,7 +108,9 @@ class ClientOptions(TypedDict, total=False):
     timeout: float
     retry: Retry | None
     max_retries: int | None
-    rate_limit: RateLimit | None
+    rate_limit: RateLimit | RateLimiter | None
+    max_rate_wait: float | None
+    max_rate_limit_wait: float
     paging: Paging
     extra_headers: Mapping[str, str] | None
     allow_insecure_http: bool
@@ -132,6 +138,7 @@ class CallOptions(TypedDict, total=False):
 
     timeout: float
     max_retries: int
+    max_rate_wait: float | None
 
 
 def with_call_options(settings: Settings, options: CallOptions) -> Settings:
@@ -142,7 +149,14 @@ def with_call_options(settings: Settings, options: CallOptions) -> Settings:
     if "max_retries" in options:
         retry = replace(settings.retry, max_retries=options["max_retries"])
         settings = replace(settings, retry=retry)
+    if "max_rate_wait" in options:
+        settings = replace(settings, max_rate_wait=wait_bound(options["max_rate_wait"]))
     return settings
+
+
+def wait_bound(value: object, name: str = "max_rate_wait") -> float:
+    """Seconds a request may wait for the budget; ``None`` means as long as it takes."""
+    return math.inf if value is None else seconds(name, value, zero=True, infinite=True)
 
 
 def unknown(options: Mapping[str, object], allowed: type, where: str) -> None:
@@ -268,10 +282,12 @@ def check_paging(paging: object) -> Paging:
     raise ValueError(f"paging must be 'page' or 'skip', not {paging!r}")
 
 
-def check_rate_limit(rate_limit: object) -> RateLimit | None:
-    """A :class:`RateLimit` or ``None``."""
-    if rate_limit is not None and not isinstance(rate_limit, RateLimit):
-        raise TypeError(f"rate_limit must be a RateLimit or None, not {rate_limit!r}")
+def check_rate_limit(rate_limit: object) -> RateLimit | RateLimiter | None:
+    """A :class:`RateLimit`, a :class:`RateLimiter` or ``None``."""
+    if rate_limit is not None and not isinstance(rate_limit, (RateLimit, RateLimiter)):
+        raise TypeError(
+            f"rate_limit must be a RateLimit, a RateLimiter or None, not {rate_limit!r}"
+        )
     return rate_limit
 
 

@@ -14,14 +14,15 @@ class PullStats:
 
     ``pages`` and ``cases`` count what was yielded; ``requests`` every attempt sent,
     ``retries`` the attempts that repeated a failed one, ``rate_limited`` the 429s
-    received, ``rate_limit_waits`` the attempts that waited for the client's own rate
-    windows or a 429 pause (``throttled_seconds`` in all), ``duplicates_dropped`` the
-    cases skipped because their id was already yielded, ``pages_reread`` the pages
-    fetched again because the data moved during the pull, ``page_size_probes`` the
-    requests a ``page_size="max"`` client sent that the server refused (400) as too large,
-    ``shortfall`` how many fewer cases than the server announced a pull that ran to its
-    end handed out (each shortfall is also logged as a WARNING: cases may have been
-    missed).
+    received, ``rate_limit_waits`` the attempts that waited for the account's rate
+    budget or a 429 pause, ``throttled_seconds`` the wall time during which at least one
+    request of the pull was waiting for it (concurrent waits count once),
+    ``duplicates_dropped`` the cases skipped because their id was already yielded,
+    ``pages_reread`` the pages fetched again because the data moved during the pull,
+    ``page_size_probes`` the requests a ``page_size="max"`` client sent that the server
+    refused (400) as too large, ``shortfall`` how many fewer cases than the server
+    announced a pull that ran to its end handed out (each shortfall is also logged as a
+    WARNING: cases may have been missed).
     """
 
     pages: int = 0
@@ -37,6 +38,28 @@ class PullStats:
     shortfall: int = 0
     started: float = field(default_factory=time.monotonic, repr=False)
     finished: float | None = field(default=None, repr=False)
+    _waiting: int = field(default=0, repr=False, compare=False)
+    _waiting_since: float = field(default=0.0, repr=False, compare=False)
+
+    def wait_began(self) -> None:
+        """A request of this pull starts waiting for the budget."""
+        if self._waiting == 0:
+            self._waiting_since = time.monotonic()
+        self._waiting += 1
+
+    def wait_ended(self, waited: float) -> None:
+        """That request got through (``waited`` > 0: it really had to wait)."""
+        self._waiting -= 1
+        if waited > 0:
+            self.rate_limit_waits += 1
+        if self._waiting == 0:
+            self.throttled_seconds += time.monotonic() - self._waiting_since
+
+    @property
+    def requests_per_minute(self) -> float:
+        """Requests sent per minute of :attr:`elapsed`."""
+        elapsed = self.elapsed
+        return self.requests * 60.0 / elapsed if elapsed > 0 else 0.0
 
     @property
     def elapsed(self) -> float:

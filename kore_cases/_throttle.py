@@ -1,57 +1,93 @@
-"""The gate every request attempt of a client passes: concurrency, 429 pauses, rate windows.
+"""The gate every request attempt of a client passes: the account's budget, then concurrency.
 
-A request attempt runs inside ``async with throttle.turn() as turn:``; the turn is taken
-on entry (waiting as long as needed) and given back on exit, whatever happened inside.
-The body tells the turn how the answer went (:meth:`Turn.succeeded`,
-:meth:`Turn.rate_limited`); the throttle adapts when the turn ends.
+A request attempt runs inside ``async with throttle.turn() as turn:``. Entering waits for
+room in the account's budget (an :class:`~kore_cases._limiter.AccountLimiter`, shared with
+the other clients of the account) and then for one of this client's ``concurrency``
+places; leaving gives both back, whatever happened inside. The body tells the turn how the
+answer went (:meth:`Turn.succeeded`, :meth:`Turn.rate_limited`).
 
-Concurrency adapts like TCP congestion control (AIMD): a 429 halves the number of
-requests allowed in flight and pauses new ones until ``Retry-After`` has passed; each
-success then adds ``1/limit`` back, so the full ``concurrency`` returns after about one
-window of successes. Together they turn a 429 into a short, shared pause instead of a
-retry storm, when the server's limit is unknown or shared with other clients.
+Concurrency adapts like TCP congestion control (AIMD): a 429 pause halves the number of
+requests this client allows in flight; each success then adds ``1/limit`` back, so the
+full ``concurrency`` returns after about one window of successes. One-page calls
+(``interactive``) go before a pull's prefetches at both gates.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from types import TracebackType
+from typing import Protocol
 
 import anyio
 
-from ._ratelimit import RateLimit, RateLimiter
+from ._limiter import AccountLimiter, Answer, Slot
 
-__all__ = ["Throttle", "Turn"]
+__all__ = ["Throttle", "Turn", "WaitMeter"]
 
-_DEFAULT_PAUSE = 1.0  # seconds to pause after a 429 that names no Retry-After
+
+class WaitMeter(Protocol):
+    """Where a turn reports the time it waits for the budget (a pull's stats)."""
+
+    def wait_began(self) -> None:
+        """A request of the pull starts waiting for the budget."""
+
+    def wait_ended(self, waited: float) -> None:
+        """That request got through after ``waited`` seconds (0: it did not wait)."""
 
 
 class Turn:
     """One request attempt's turn: ``async with throttle.turn() as turn:``.
 
-    ``waited`` holds the seconds spent waiting for pauses or rate windows on entry.
+    ``waited`` holds the seconds spent waiting for the account's budget on entry.
     """
 
-    __slots__ = ("_outcome", "_retry_after", "_throttle", "waited")
+    __slots__ = ("_answer", "_interactive", "_max_wait", "_meter", "_slot", "_throttle", "waited")
 
-    def __init__(self, throttle: Throttle) -> None:
+    def __init__(
+        self, throttle: Throttle, interactive: bool, max_wait: float, meter: WaitMeter | None
+    ) -> None:
         self._throttle = throttle
+        self._interactive = interactive
+        self._max_wait = max_wait
+        self._meter = meter
+        self._slot: Slot | None = None
+        self._answer = Answer()
         self.waited: float = 0.0
-        self._outcome: str | None = None
-        self._retry_after: float | None = None
 
     def succeeded(self) -> None:
         """The answer was a usable page: concurrency may grow back."""
-        self._outcome = "ok"
+        self._answer = Answer(counted=True)
+        self._throttle.on_success()
 
-    def rate_limited(self, retry_after: float | None) -> None:
-        """The answer was a 429 to be waited for: pause and slow down (``None``: no header)."""
-        self._outcome = "429"
-        self._retry_after = retry_after
+    def rate_limited(self, retry_after: float | None, *, hourly: bool = False) -> None:
+        """The answer was a 429 to be waited for (``retry_after`` ``None``: no header)."""
+        self._answer = Answer(
+            counted=False, rate_limited=True, retry_after=retry_after, hourly=hourly
+        )
+
+    def not_sent(self) -> None:
+        """The request never left (the token could not be made): free its slot at once."""
+        self._answer = Answer(sent=False)
 
     async def __aenter__(self) -> Turn:
-        self.waited = await self._throttle._acquire()
+        throttle = self._throttle
+        if self._meter is not None:
+            self._meter.wait_began()
+        try:
+            self._slot = await throttle.limiter.acquire(
+                interactive=self._interactive, max_wait=self._max_wait
+            )
+        finally:
+            if self._meter is not None:
+                self._meter.wait_ended(self._slot.waited if self._slot else 0.0)
+        self.waited = self._slot.waited
+        try:
+            await throttle._enter(self._interactive)
+        except BaseException:
+            await throttle.limiter.release(self._slot, Answer(sent=False))
+            raise
         return self
 
     async def __aexit__(
@@ -61,80 +97,72 @@ class Turn:
         tb: TracebackType | None,
     ) -> None:
         throttle = self._throttle
-        throttle._release()
-        if self._outcome == "ok":
-            throttle.on_success()
-        elif self._outcome == "429":
-            throttle.on_rate_limited(self._retry_after)
+        throttle._leave()
+        assert self._slot is not None
+        with anyio.CancelScope(shield=True):  # the budget must hear of every answer
+            paused = await throttle.limiter.release(self._slot, self._answer)
+        if paused:
+            throttle.on_rate_limited()
 
 
 class Throttle:
-    """Admit request attempts: at most ``limit`` in flight, none while paused, within rate."""
+    """Admit a client's request attempts: within the account's budget, ``limit`` at a time."""
 
     def __init__(
         self,
         concurrency: int,
-        rate_limit: RateLimit | None,
+        limiter: AccountLimiter,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_concurrency = concurrency
         self.limit: float = float(concurrency)
         self.active: int = 0
+        self.limiter = limiter
         self._clock = clock
-        self._pause_until = 0.0
-        self._freed = anyio.Event()
-        self._waiting = 0
-        self._rate = RateLimiter(rate_limit, clock=clock) if rate_limit is not None else None
+        self._freed: anyio.Event | None = None
+        self._interactive_waiting = 0
 
-    def turn(self) -> Turn:
-        """A turn for one request attempt, to be used as ``async with throttle.turn():``."""
-        return Turn(self)
+    def turn(
+        self,
+        *,
+        interactive: bool = False,
+        max_wait: float = math.inf,
+        meter: WaitMeter | None = None,
+    ) -> Turn:
+        """A turn for one request attempt, to be used as ``async with throttle.turn():``.
 
-    async def _acquire(self) -> float:
-        """Wait for a turn and return the seconds spent waiting on pauses or rate windows."""
-        while self.active >= int(self.limit):
-            self._waiting += 1
-            try:
-                await self._freed.wait()
-            finally:
-                self._waiting -= 1
-        self.active += 1
-        try:
-            waited = 0.0
-            pause = self._pause_until - self._clock()
-            if pause > 0:
-                await anyio.sleep(pause)
-                waited += pause
-            if self._rate is not None:
-                waited += await self._rate.acquire()
-        except BaseException:
-            self._leave()
-            raise
-        return waited
-
-    def _release(self) -> None:
-        if self._rate is not None:
-            self._rate.release()
-        self._leave()
+        ``interactive`` puts a one-page call before a pull's prefetches; past
+        ``max_wait`` seconds of waiting for the budget, entering raises
+        :class:`~kore_cases._limiter.BudgetWaitTooLong`.
+        """
+        return Turn(self, interactive, max_wait, meter)
 
     def on_success(self) -> None:
         """Additive increase: give back a little concurrency after a good answer."""
         if self.limit < self.max_concurrency:
             self.limit = min(float(self.max_concurrency), self.limit + 1.0 / self.limit)
 
-    def on_rate_limited(self, retry_after: float | None) -> None:
-        """Multiplicative decrease and a shared pause, once per burst of 429s."""
-        now = self._clock()
-        if now >= self._pause_until:
-            # 429s answering requests sent before this pause began belong to the
-            # same burst: halving once for the burst is enough.
-            self.limit = max(1.0, self.limit / 2.0)
-        pause = retry_after if retry_after is not None else _DEFAULT_PAUSE
-        self._pause_until = max(self._pause_until, now + pause)
+    def on_rate_limited(self) -> None:
+        """Multiplicative decrease, once per 429 pause."""
+        self.limit = max(1.0, self.limit / 2.0)
+
+    async def _enter(self, interactive: bool) -> None:
+        """Wait for one of the ``limit`` places; interactive calls first."""
+        if interactive:
+            self._interactive_waiting += 1
+        try:
+            while self.active >= int(self.limit) or (not interactive and self._interactive_waiting):
+                if self._freed is None:
+                    self._freed = anyio.Event()
+                await self._freed.wait()
+        finally:
+            if interactive:
+                self._interactive_waiting -= 1
+        self.active += 1
 
     def _leave(self) -> None:
         self.active -= 1
-        if self._waiting:  # a fresh event per release only when someone waits for one
-            freed, self._freed = self._freed, anyio.Event()
+        freed, self._freed = self._freed, None
+        if freed is not None:
             freed.set()

@@ -10,6 +10,8 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 
+from kore_cases.testing import FakeKoreServer
+
 _NEEDS_STREAM_WRITER = (
     "stream_writer" in inspect.signature(aiohttp.ClientResponse.__init__).parameters
 )
@@ -28,6 +30,16 @@ class _CompatClientResponse(aiohttp.ClientResponse):
         if _NEEDS_STREAM_WRITER:
             kwargs.setdefault("stream_writer", _NoStreamWriter())
         super().__init__(*args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _fast_fake_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake servers made without ``rate_limits`` allow a million requests a minute.
+
+    Most tests pull more than 60 pages per server and are not about the budget; the
+    tests that are pass Kore's windows (``KORE_RATE_LIMITS``) or shrunken ones explicitly.
+    """
+    monkeypatch.setattr(FakeKoreServer, "default_rate_limits", [(1_000_000, 60.0)])
 
 
 @pytest.fixture

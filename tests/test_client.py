@@ -266,7 +266,7 @@ def test_defaults() -> None:
     assert client.timeout == 30.0
     assert client.max_retries == 5
     assert client.paging == "page"
-    assert client.rate_limit == RateLimit((600, 60.0), (18000, 3600.0))
+    assert client.rate_limit == RateLimit((60, 60.0))  # Kore: 60 a minute per account
     assert client.path == PATH
 
 

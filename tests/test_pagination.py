@@ -33,7 +33,7 @@ async def server() -> AsyncIterator[FakeKoreServer]:
 @pytest.mark.parametrize("total", [0, 1, 50, 51, 3001])
 async def test_every_id_exactly_once_in_server_order(total: int) -> None:
     async with (
-        FakeKoreServer(cases=total, seed=1, max_page_size=100) as srv,
+        FakeKoreServer(cases=total, seed=1, max_page_size=100, rate_limits=()) as srv,
         client_for(srv, page_size=50, concurrency=4) as client,
     ):
         ids = await pull_ids(client)
@@ -318,8 +318,10 @@ async def test_server_ignoring_page_is_a_pagination_error_naming_skip() -> None:
 async def test_stats_count_what_happened() -> None:
     async with (
         FakeKoreServer(cases=500) as srv,
-        # A rate limit with room to spare: no request should count as having waited.
-        client_for(srv, page_size=50, concurrency=2, rate_limit=RateLimit((1000, 60.0))) as client,
+        # A rate limit with room to spare, unpaced: no request should count as having waited.
+        client_for(
+            srv, page_size=50, concurrency=2, rate_limit=RateLimit((1000, 60.0), burst=None)
+        ) as client,
     ):
         srv.schedule_faults(3, "503")
         cases = client.iter_cases()

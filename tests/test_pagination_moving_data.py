@@ -69,7 +69,7 @@ class TestTotalsThatChange:
         more than ``window`` pages fetched or decoded and waiting, and never more than
         ``concurrency`` requests in flight. (A burst re-read held all ~30 pages at once.)"""
         async with (
-            FakeKoreServer(cases=3000, seed=4) as srv,
+            FakeKoreServer(cases=3000, seed=4, rate_limits=()) as srv,
             client_for(srv, page_size=50, concurrency=2) as client,
         ):
             srv.add_cases_after(requests=30, count=1500)

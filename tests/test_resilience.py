@@ -20,6 +20,7 @@ from kore_cases import (
     JwtAuth,
     KoreCasesError,
     RateLimit,
+    RateLimiter,
     RateLimitError,
     ResponseTooLargeError,
     ResponseValidationError,
@@ -104,7 +105,10 @@ async def test_known_rate_limit_is_never_exceeded() -> None:
 async def test_unknown_rate_limit_backs_off_without_a_retry_storm() -> None:
     async with (
         FakeKoreServer(cases=1500, rate_limits=[(10, 0.5)], latency=0.005) as srv,
-        client_for(srv, page_size=50, concurrency=8, max_retries=8) as client,
+        # No limit configured; a 429 (without Retry-After) assumes a 0.5 s rolling window.
+        client_for(
+            srv, page_size=50, concurrency=8, rate_limit=RateLimiter(None, assumed_window=0.5)
+        ) as client,
     ):
         cases = client.iter_cases()
         ids = [case.id async for case in cases]

@@ -1,11 +1,11 @@
-"""Throttle: the concurrency cap, AIMD on 429s, the shared pause, and the rate windows."""
+"""Throttle: the budget first, then the concurrency cap, AIMD on 429 pauses, and turns."""
 
 from __future__ import annotations
 
 import anyio
 import pytest
 
-from kore_cases import RateLimit
+from kore_cases import RateLimit, RateLimiter
 from kore_cases._throttle import Throttle, Turn
 
 
@@ -17,12 +17,17 @@ class FakeClock:
         return self.now
 
 
+def throttle_of(concurrency: int, rate_limit: RateLimit | None = None) -> Throttle:
+    clock = FakeClock()
+    return Throttle(concurrency, RateLimiter(rate_limit, clock=clock), clock=clock)
+
+
 _held: dict[Throttle, list[Turn]] = {}
 
 
-async def take(throttle: Throttle) -> float:
+async def take(throttle: Throttle, *, interactive: bool = False) -> float:
     """Enter a turn and keep it, as a request in flight does; return the seconds waited."""
-    turn = throttle.turn()
+    turn = throttle.turn(interactive=interactive)
     await turn.__aenter__()
     _held.setdefault(throttle, []).append(turn)
     return turn.waited
@@ -45,7 +50,7 @@ async def acquired_now(throttle: Throttle, within: float = 0.02) -> bool:
 
 
 async def test_concurrency_cap() -> None:
-    throttle = Throttle(2, None, clock=FakeClock())
+    throttle = throttle_of(2)
     with anyio.fail_after(0.5):
         assert await take(throttle) == 0.0
         assert await take(throttle) == 0.0
@@ -58,27 +63,8 @@ async def test_concurrency_cap() -> None:
     assert throttle.active == 2
 
 
-async def test_waiter_is_admitted_when_a_turn_ends() -> None:
-    throttle = Throttle(1, None, clock=FakeClock())
-    await take(throttle)
-    admitted = anyio.Event()
-
-    async def second() -> None:
-        await take(throttle)
-        admitted.set()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(second)
-        await anyio.sleep(0.02)
-        assert not admitted.is_set()
-        await give_back(throttle)
-        with anyio.fail_after(0.5):
-            await admitted.wait()
-    assert throttle.active == 1
-
-
 async def test_many_tasks_never_exceed_the_cap() -> None:
-    throttle = Throttle(3, None, clock=FakeClock())
+    throttle = throttle_of(3)
     peak = 0
 
     async def work() -> None:
@@ -95,41 +81,47 @@ async def test_many_tasks_never_exceed_the_cap() -> None:
     assert throttle.active == 0
 
 
+async def test_a_one_page_call_goes_before_waiting_prefetches() -> None:
+    throttle = throttle_of(1)
+    await take(throttle)
+    order: list[str] = []
+
+    async def call(name: str, interactive: bool) -> None:
+        async with throttle.turn(interactive=interactive):
+            order.append(name)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(call, "prefetch", False)
+        await anyio.sleep(0.01)
+        tg.start_soon(call, "count", True)
+        await anyio.sleep(0.01)
+        await give_back(throttle)
+    assert order == ["count", "prefetch"]
+
+
+async def test_a_slot_is_given_back_when_the_place_never_came() -> None:
+    throttle = throttle_of(1, RateLimit((2, 60.0), burst=None))
+    await take(throttle)
+    assert not await acquired_now(throttle)  # cancelled waiting for the concurrency place
+    await give_back(throttle)
+    # One slot of two was held for a window by the answered request, none by the other.
+    assert await acquired_now(throttle)
+
+
 # -- AIMD -----------------------------------------------------------------------------
 
 
-def test_rate_limited_halves_once_per_burst() -> None:
-    clock = FakeClock()
-    throttle = Throttle(8, None, clock=clock)
-    throttle.on_rate_limited(2.0)
-    assert throttle.limit == 4.0
-    # More 429s of the same burst (before the pause ends) do not halve again.
-    clock.now = 0.5
-    throttle.on_rate_limited(2.0)
-    clock.now = 1.9
-    throttle.on_rate_limited(None)
-    assert throttle.limit == 4.0
-    # The pause has passed: a new 429 is a new burst.
-    clock.now = 10.0
-    throttle.on_rate_limited(1.0)
-    assert throttle.limit == 2.0
-
-
-def test_rate_limited_floor_is_one() -> None:
-    clock = FakeClock()
-    throttle = Throttle(3, None, clock=clock)
-    for n in range(6):
-        clock.now = n * 100.0
-        throttle.on_rate_limited(1.0)
-    assert throttle.limit == 1.0
+def test_rate_limited_halves_down_to_one() -> None:
+    throttle = throttle_of(8)
+    for expected in (4.0, 2.0, 1.0, 1.0):
+        throttle.on_rate_limited()
+        assert throttle.limit == expected
 
 
 def test_success_adds_one_over_limit_up_to_max() -> None:
-    clock = FakeClock()
-    throttle = Throttle(4, None, clock=clock)
-    throttle.on_rate_limited(1.0)
-    clock.now = 10.0
-    throttle.on_rate_limited(1.0)
+    throttle = throttle_of(4)
+    throttle.on_rate_limited()
+    throttle.on_rate_limited()
     assert throttle.limit == 1.0
     throttle.on_success()
     assert throttle.limit == 2.0
@@ -142,17 +134,9 @@ def test_success_adds_one_over_limit_up_to_max() -> None:
     assert throttle.limit == 4.0
 
 
-def test_success_at_full_concurrency_changes_nothing() -> None:
-    throttle = Throttle(5, None, clock=FakeClock())
-    throttle.on_success()
-    assert throttle.limit == 5.0
-
-
 async def test_halved_limit_caps_concurrency() -> None:
-    clock = FakeClock()
-    throttle = Throttle(4, None, clock=clock)
-    throttle.on_rate_limited(1.0)
-    clock.now = 5.0  # the pause is over; the lower limit stays
+    throttle = throttle_of(4)
+    throttle.on_rate_limited()
     assert await acquired_now(throttle)
     assert await acquired_now(throttle)
     assert not await acquired_now(throttle)
@@ -163,94 +147,11 @@ async def test_halved_limit_caps_concurrency() -> None:
     assert await acquired_now(throttle)
 
 
-# -- pause ----------------------------------------------------------------------------
-
-
-def test_pause_lasts_retry_after_or_a_default() -> None:
-    clock = FakeClock(100.0)
-    throttle = Throttle(4, None, clock=clock)
-    throttle.on_rate_limited(None)
-    assert throttle._pause_until == 101.0
-    throttle.on_rate_limited(5.0)
-    assert throttle._pause_until == 105.0
-    throttle.on_rate_limited(0.5)  # a shorter wait never shortens the pause
-    assert throttle._pause_until == 105.0
-
-
-async def test_pause_delays_acquire() -> None:
-    clock = FakeClock()
-    throttle = Throttle(4, None, clock=clock)
-    throttle.on_rate_limited(0.05)
-    started = anyio.current_time()
-    with anyio.fail_after(0.5):
-        waited = await take(throttle)
-    assert anyio.current_time() - started >= 0.045
-    assert waited == pytest.approx(0.05)
-    await give_back(throttle)
-
-
-async def test_no_pause_once_it_has_passed() -> None:
-    clock = FakeClock()
-    throttle = Throttle(4, None, clock=clock)
-    throttle.on_rate_limited(60.0)
-    assert not await acquired_now(throttle)
-    clock.now = 60.0
-    with anyio.fail_after(0.1):
-        assert await take(throttle) == 0.0
-
-
-async def test_cancelled_during_pause_gives_the_turn_back() -> None:
-    clock = FakeClock()
-    throttle = Throttle(1, None, clock=clock)
-    throttle.on_rate_limited(60.0)
-    assert not await acquired_now(throttle)
-    assert throttle.active == 0
-    clock.now = 61.0
-    assert await acquired_now(throttle)
-
-
-# -- rate windows ---------------------------------------------------------------------
-
-
-async def test_rate_windows_apply() -> None:
-    clock = FakeClock()
-    throttle = Throttle(10, RateLimit((2, 60.0)), clock=clock)
-    assert await acquired_now(throttle)
-    assert await acquired_now(throttle)
-    assert not await acquired_now(throttle)
-    assert throttle.active == 2  # the cancelled attempt gave its turn back
-    await give_back(throttle)
-    await give_back(throttle)
-    clock.now = 59.0
-    assert not await acquired_now(throttle)
-    clock.now = 60.0
-    assert await acquired_now(throttle)
-
-
-async def test_rate_wait_is_reported() -> None:
-    throttle = Throttle(10, RateLimit((1, 0.05)), clock=anyio.current_time)
-    await take(throttle)
-    await give_back(throttle)
-    with anyio.fail_after(0.5):
-        waited = await take(throttle)
-    assert 0.04 <= waited <= 0.3
-
-
-async def test_retry_after_zero_means_no_pause() -> None:
-    # "Retry-After: 0" (or an HTTP date already past) names a wait of zero; the
-    # 1 s default pause is for a 429 that names no Retry-After at all.
-    clock = FakeClock()
-    throttle = Throttle(4, None, clock=clock)
-    throttle.on_rate_limited(0.0)
-    assert throttle.limit == 2.0
-    assert await acquired_now(throttle)
-
-
 # -- turns ----------------------------------------------------------------------------
 
 
 async def test_a_turn_is_given_back_when_its_body_raises() -> None:
-    throttle = Throttle(1, None, clock=FakeClock())
+    throttle = throttle_of(1)
     with pytest.raises(RuntimeError):
         async with throttle.turn():
             assert throttle.active == 1
@@ -259,14 +160,20 @@ async def test_a_turn_is_given_back_when_its_body_raises() -> None:
     assert await acquired_now(throttle)
 
 
-async def test_a_turn_reports_its_outcome_when_it_ends() -> None:
+async def test_a_429_turn_pauses_the_account_and_halves_once_per_pause() -> None:
     clock = FakeClock()
-    throttle = Throttle(4, None, clock=clock)
-    async with throttle.turn() as turn:
+    limiter = RateLimiter(None, clock=clock)
+    throttle = Throttle(4, limiter, clock=clock)
+    await take(throttle)
+    await take(throttle)
+    for turn in _held[throttle]:  # two requests in flight, answered 429
         turn.rate_limited(5.0)
-        assert throttle.limit == 4.0  # nothing changes while the turn is running
+    await give_back(throttle)
     assert throttle.limit == 2.0
-    assert throttle._pause_until == 5.0
+    await give_back(throttle)
+    assert throttle.limit == 2.0  # the same pause: halved once
+    assert limiter.budget.pause_until == 5.0
+    assert not await acquired_now(throttle)
     clock.now = 10.0
     async with throttle.turn() as turn:
         turn.succeeded()

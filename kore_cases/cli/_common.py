@@ -17,8 +17,8 @@ __all__ = [
 
 PROG = "kore-cases"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-# Kore's documented limits for runtime public APIs, per bot: the client's own default,
-# so that the command and the library cannot drift apart.
+# Kore's documented Case Management limit, 60 requests a minute per account: the
+# client's own default, so that the command and the library cannot drift apart.
 KORE_RATE_LIMITS = DEFAULT_RATE_LIMIT.windows
 
 

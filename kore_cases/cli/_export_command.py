@@ -130,16 +130,14 @@ async def _export(
     with export:
         if args.max_items is None or export.count < args.max_items:
             async with client:
-                matched = None
-                if progress or earlier is not None:
-                    matched = await client.count(case_filter)
+                # Only a resumed export asks the count first (to see whether the data
+                # moved); otherwise the first page's totalResults feeds the progress bar.
+                matched = None if earlier is None else await client.count(case_filter)
                 start = _start_page(args, earlier, matched, export)
-                limit = earlier.page_limit if earlier is not None else None
-                total = _expected(args, matched, start, export.count, limit) if progress else None
                 pages = client.iter_pages(case_filter, model=dict, start_page=start)
                 async with pages:
-                    with _output.Bar(progress, "Exporting", total) as bar:
-                        await _copy(pages, export, bar, args.max_items)
+                    with _output.Bar(progress, "Exporting", None) as bar:
+                        await _copy(pages, export, bar, args, start)
                 stats = pages.stats
     if not args.quiet:
         print(f"{PROG}: {_summary(export, earlier, stats)}", file=sys.stderr)
@@ -188,9 +186,12 @@ async def _copy(
     pages: PageIterator[dict[str, Any]],
     export: CaseExport,
     bar: _output.Bar,
-    max_items: int | None,
+    args: argparse.Namespace,
+    start: int,
 ) -> None:
+    max_items: int | None = args.max_items
     kept = export.resumed_hashes
+    written = export.count
     async for page in pages:
         cases = page.results
         if kept:
@@ -200,7 +201,8 @@ async def _copy(
         for case in cases:
             export.write(case)
         export.end_page(pages.resume_page, total_results=page.total_results, page_limit=page.limit)
-        bar.update(pages.stats)
+        total = _expected(args, page.total_results, start, written, page.limit)
+        bar.update(pages.stats, total=total, page_size=page.limit)
         if max_items is not None and export.count >= max_items:
             break
     bar.update(pages.stats, final=True)

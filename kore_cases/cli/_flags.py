@@ -12,7 +12,7 @@ import re
 
 # The public API only, as a user's program would import it.
 from .. import Auth, CaseFilter, CasesClient, EnvOptions, JwtAuth, RateLimit, StaticToken
-from ._common import UsageError
+from ._common import KORE_RATE_LIMITS, UsageError
 
 __all__ = ["case_filter", "client"]
 
@@ -100,7 +100,7 @@ def client(
         options["max_retries"] = args.max_retries
     if args.timeout is not None:
         options["timeout"] = args.timeout
-    if args.no_rate_limit or args.rate_limit:
+    if args.no_rate_limit or args.rate_limit or args.rate_store:
         options["rate_limit"] = _rate_limit(args)
     try:
         return CasesClient.from_env(**options)
@@ -110,10 +110,12 @@ def client(
 
 def _rate_limit(args: argparse.Namespace) -> RateLimit | None:
     if args.no_rate_limit:
-        if args.rate_limit:
-            raise UsageError("--rate-limit and --no-rate-limit contradict each other")
+        if args.rate_limit or args.rate_store:
+            raise UsageError(
+                "--rate-limit or --rate-store and --no-rate-limit contradict each other"
+            )
         return None
-    return RateLimit(*args.rate_limit)
+    return RateLimit(*(args.rate_limit or KORE_RATE_LIMITS), store=args.rate_store or None)
 
 
 def _auth(args: argparse.Namespace, missing: list[str]) -> Auth | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import sys
 import warnings
 from collections.abc import Iterator
@@ -54,7 +55,7 @@ class Bar:
         if enabled:
             self._progress = _make_progress()
             self._task = self._progress.add_task(
-                description, total=total, pages=0, rate=0.0, start=True
+                description, total=total, pages=0, rate=0.0, rpm=0.0, eta="?", of=_of(total)
             )
         self._pages = -1
         self._total = total
@@ -73,8 +74,19 @@ class Bar:
         if self._progress is not None:
             self._progress.stop()
 
-    def update(self, stats: PullStats, *, final: bool = False) -> None:
-        """Redraw from the pull's counters; cheap to call for every case."""
+    def update(
+        self,
+        stats: PullStats,
+        *,
+        total: int | None = None,
+        page_size: int | None = None,
+        final: bool = False,
+    ) -> None:
+        """Redraw from the pull's counters; cheap to call for every case.
+
+        ``total`` (once known, from the first page's ``totalResults``) and the page
+        size give the pages still to fetch; at the rate of requests so far, the ETA.
+        """
         if (
             self._progress is None
             or self._task is None
@@ -82,28 +94,47 @@ class Bar:
         ):
             return
         self._pages = stats.pages
+        if self._total is None:
+            self._total = total
         self._progress.update(
             self._task,
             completed=stats.cases,
-            # The total was an estimate (a count before the pull): the end is exact.
+            # The total was an estimate (what page 1 said): the end is exact.
             total=stats.cases if final else self._total,
             pages=stats.pages,
             rate=stats.cases_per_second,
+            of=_of(stats.cases if final else self._total),
+            rpm=stats.requests_per_minute,
+            eta="0:00" if final else eta(stats, self._total, page_size),
         )
+
+
+def _of(total: int | None) -> str:
+    return "?" if total is None else f"{total:,}"
+
+
+def eta(stats: PullStats, total: int | None, page_size: int | None) -> str:
+    """``H:MM:SS`` left: the pages still to fetch at the pull's requests per second so far."""
+    if not total or not page_size or stats.requests == 0 or stats.elapsed <= 0:
+        return "?"
+    pages_left = max(0, math.ceil((total - stats.cases) / page_size))
+    seconds = int(pages_left * stats.elapsed / stats.requests)
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 def _make_progress() -> Progress:
     require_rich("the progress bar")
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TextColumn
 
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} cases"),
+        TextColumn("{task.completed:,.0f}/{task.fields[of]} cases"),
         TextColumn("· {task.fields[pages]:,} pages"),
-        TextColumn("· {task.fields[rate]:,.0f} cases/s · ETA"),
-        TimeRemainingColumn(),
+        TextColumn("· {task.fields[rate]:,.0f} cases/s · {task.fields[rpm]:,.0f} requests/min"),
+        TextColumn("· ETA {task.fields[eta]}"),
         console=Console(stderr=True),
         auto_refresh=True,
         refresh_per_second=10,

@@ -328,7 +328,13 @@ def _connection_options() -> argparse.ArgumentParser:
         action="append",
         metavar="N/SECONDS",
         help="stay under N requests per SECONDS (repeatable; default: KORE_RATE_LIMIT, "
-        "else the client's default)",
+        "else Kore's documented 60/60, per account)",
+    )
+    group.add_argument(
+        "--rate-store",
+        metavar="URL",
+        help="share the account's budget across processes and machines through Redis or "
+        "Valkey, e.g. redis://host:6379/0 (KORE_RATE_STORE; needs kore-cases[redis])",
     )
     group.add_argument(
         "--no-rate-limit", action="store_true", help="send as fast as --concurrency allows"

@@ -35,7 +35,15 @@ if TYPE_CHECKING:
     else:
         from typing_extensions import Unpack
 
-__all__ = ["FAULT_KINDS", "FakeKoreServer", "Fault", "RequestRecord", "ServerStats"]
+__all__ = [
+    "FAULT_KINDS",
+    "KORE_RATE_LIMITS",
+    "RATE_LIMIT_MESSAGE",
+    "FakeKoreServer",
+    "Fault",
+    "RequestRecord",
+    "ServerStats",
+]
 
 Fault = Literal[
     "500", "502", "503", "504", "408", "429", "reset", "truncated", "nonjson", "badshape", "slow"
@@ -45,7 +53,12 @@ Fault = Literal[
 FAULT_KINDS: tuple[Fault, ...] = get_args(Fault)
 """Every valid fault kind, in declaration order."""
 
-RATE_LIMIT_MESSAGE = "Rate limit for this API has been reached. Please try again later"
+RATE_LIMIT_MESSAGE = (
+    "You've exceeded the per-minute rate limit. Please wait for sometime before retrying."
+)
+"""Kore's words for a request over the Case Management limit ("API Rate Limits")."""
+KORE_RATE_LIMITS: tuple[tuple[int, float], ...] = ((60, 60.0),)
+"""Kore's documented Case Management limit: 60 requests per rolling minute per account."""
 _STATUS_FAULTS = {
     "500": "Internal Server Error",
     "502": "Bad Gateway",
@@ -171,6 +184,11 @@ class FakeKoreServer(CaseMutations):
     ``resolve_case``, ``delete_case``, ``reveal_case`` and ``get_case``; the same over HTTP
     under ``/_admin`` (``kore_cases.testing._admin``). ``updatedAt`` moves on every change.
 
+    By default it enforces Kore's documented limit, 60 requests per rolling minute per
+    account (the ``accountId`` header, whatever the stream id), answering 429 with Kore's
+    message and no ``Retry-After``. Tests that pull many pages pass a raised limit (or
+    ``rate_limits=()``), or a shrunken window of the same shape such as ``[(60, 2.0)]``.
+
     Attributes:
         client_id: the ``appId`` a token must carry.
         client_secret: the HS256 secret tokens must be signed with.
@@ -179,6 +197,12 @@ class FakeKoreServer(CaseMutations):
         stats: live counters (see ``ServerStats``).
         request_log: one ``RequestRecord`` per request, in arrival order.
     """
+
+    default_rate_limits: Sequence[tuple[int, float]] = KORE_RATE_LIMITS
+    """The windows of a server made without ``rate_limits``: Kore's 60 a minute per account.
+
+    A test suite whose tests pull hundreds of pages may raise it for every server at once
+    (``monkeypatch.setattr(FakeKoreServer, "default_rate_limits", [(6000, 60.0)])``)."""
 
     def __init__(
         self,
@@ -195,7 +219,8 @@ class FakeKoreServer(CaseMutations):
         latency_jitter: float = 0.0,
         max_page_size: int = 100,
         paging: Literal["page", "skip", "both"] = "both",
-        rate_limits: Sequence[tuple[int, float]] = (),
+        rate_limits: Sequence[tuple[int, float]] | None = None,
+        retry_after: bool = False,
         fault_rate: float = 0.0,
         fault_kinds: Sequence[Fault] = ("500", "502", "503", "504", "429", "reset"),
         slow_seconds: float = 60.0,
@@ -213,7 +238,10 @@ class FakeKoreServer(CaseMutations):
             paging: body keys honoured: ``"page"`` ignores ``skip``; ``"skip"`` ignores
                 ``page`` (serving from ``skip``, default 0); ``"both"`` uses ``skip`` when
                 present, else ``page``.
-            rate_limits: sliding windows ``(max_requests, seconds)``; over any one -> 429.
+            rate_limits: sliding windows ``(max_requests, seconds)`` per account, counted
+                at arrival; over any one -> 429. ``()`` for none; ``None`` for
+                :attr:`default_rate_limits` (Kore's 60 a minute).
+            retry_after: send ``Retry-After`` with the window's 429s (Kore sends none).
             fault_rate: probability that a request gets a random fault from ``fault_kinds``.
             slow_seconds: how long a ``"slow"`` fault stalls before answering normally.
             enforce_unique_jti: reject (401) a token whose ``jti`` was seen before.
@@ -238,7 +266,10 @@ class FakeKoreServer(CaseMutations):
         self._latency, self._jitter = latency, latency_jitter
         self._max_page_size = max_page_size
         self._paging = paging
-        self._limiter = _SlidingWindows(rate_limits)
+        self._rate_limits = tuple(self.default_rate_limits if rate_limits is None else rate_limits)
+        _SlidingWindows(self._rate_limits)  # refuse a bad window now, not at a request
+        self._limiters: dict[str, _SlidingWindows] = {}
+        self._retry_after = retry_after
         self._fault_rate = fault_rate
         self._fault_kinds = [_check_fault(kind) for kind in fault_kinds]
         self._slow_seconds = slow_seconds
@@ -493,9 +524,14 @@ class FakeKoreServer(CaseMutations):
     ) -> web.StreamResponse:
         if request.match_info["stream_id"] != self.stream_id:
             return self._error(record, 404, "Stream not found")
-        retry_after = self._limiter.admit(arrived)
+        account = request.headers.get("accountId", "")
+        limiter = self._limiters.get(account)
+        if limiter is None:
+            limiter = self._limiters[account] = _SlidingWindows(self._rate_limits)
+        retry_after = limiter.admit(arrived)
         if retry_after is not None:
-            return self._error(record, 429, RATE_LIMIT_MESSAGE, retry_after)
+            header = retry_after if self._retry_after else None
+            return self._error(record, 429, RATE_LIMIT_MESSAGE, header)
         problem = self._auth_problem(request.headers.get("auth"), record)
         if problem is not None:
             return self._error(record, 401, problem)

@@ -39,7 +39,9 @@ FIELD_KEYS = {
     "required", "selectedValue",
 }  # fmt: skip
 ISO_MS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
-KORE_RATE_MESSAGE = "Rate limit for this API has been reached. Please try again later"
+KORE_RATE_MESSAGE = (
+    "You've exceeded the per-minute rate limit. Please wait for sometime before retrying."
+)
 CASES = 237  # not a multiple of any page size used below
 
 
@@ -536,18 +538,23 @@ async def test_make_token(server: FakeKoreServer, http: aiohttp.ClientSession) -
 async def test_checks_run_in_kore_order(http: aiohttp.ClientSession) -> None:
     async with FakeKoreServer(cases=5, rate_limits=[(2, 30.0)]) as server:
         server.schedule_faults(1, "500")
-        # Auth comes before the accountId check, and a 401 does not use up the fault...
-        assert (await post(http, server, headers={})).status == 401
+        no_token = {"accountId": server.account_id}
+        # A 401 does not use up the fault...
+        assert (await post(http, server, headers=no_token)).status == 401
         assert (await post(http, server)).status == 500
-        # ...while the rate windows come before auth.
-        assert (await post(http, server, headers={})).status == 429
+        # ...while the rate windows (of the account) come before auth.
+        assert (await post(http, server, headers=no_token)).status == 429
+        # And auth comes before the accountId check.
+        assert (await post(http, server, headers={})).status == 401
 
 
 # --- rate limits ------------------------------------------------------------------------------
 
 
 async def test_rate_windows(http: aiohttp.ClientSession) -> None:
-    async with FakeKoreServer(cases=5, rate_limits=[(2, 0.3), (4, 3.0)]) as server:
+    async with FakeKoreServer(
+        cases=5, rate_limits=[(2, 0.3), (4, 3.0)], retry_after=True
+    ) as server:
         assert [(await post(http, server)).status for _ in range(2)] == [200, 200]
         limited = await post(http, server)
         assert limited.status == 429
@@ -561,6 +568,22 @@ async def test_rate_windows(http: aiohttp.ClientSession) -> None:
         assert server.stats.rate_limited == 2
         assert server.stats.statuses == {200: 4, 429: 2}
         assert [r.status for r in server.request_log] == [200, 200, 429, 200, 200, 429]
+
+
+async def test_default_is_kores_limit_per_account_without_retry_after(
+    http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.undo()  # the suite's raised default (conftest): this test is about Kore's
+    async with FakeKoreServer(cases=5) as server:
+        statuses = [(await post(http, server)).status for _ in range(61)]
+        assert statuses == [200] * 60 + [429]
+        limited = await post(http, server)
+        assert limited.status == 429
+        assert "Retry-After" not in limited.headers
+        assert limited.error() == {"msg": KORE_RATE_MESSAGE, "code": 429}
+        # Another account has a budget of its own (and fails later, on its id).
+        other = {**kore_headers(server), "accountId": "another-account"}
+        assert (await post(http, server, headers=other)).status == 400
 
 
 @pytest.mark.parametrize("window", [(0, 60.0), (1, 0.0), (1, math.inf), (1, math.nan)])

@@ -1,0 +1,182 @@
+"""The account's budget shared by clients: sharing, priority, bounded waits, logging, stats."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import anyio
+import pytest
+from helpers import client_for, pull_ids
+
+from kore_cases import CaseFilter, CasesClient, RateLimit, RateLimiter, RateLimitError
+from kore_cases._limiter import LOG_WAIT_AFTER, Answer, BudgetWaitTooLong, shared_limiter
+from kore_cases.testing import FakeKoreServer
+
+
+class FakeClock:
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- sharing --------------------------------------------------------------------------
+
+
+async def test_clients_of_one_account_share_one_limiter() -> None:
+    limit = RateLimit((60, 60.0))
+    one = shared_limiter("https://kore.example", "acc-1", limit)
+    assert shared_limiter("https://kore.example", "acc-1", limit) is one
+    assert shared_limiter("https://kore.example", "acc-2", limit) is not one
+    assert shared_limiter("https://other.example", "acc-1", limit) is not one
+
+
+async def test_two_clients_of_one_account_pulling_at_once_draw_no_429() -> None:
+    window = (6, 0.5)  # Kore's shape, shrunk: 6 requests per rolling half second
+    async with (
+        FakeKoreServer(cases=600, rate_limits=[window], latency=0.002) as srv,
+        client_for(srv, page_size=50, rate_limit=RateLimit(window)) as one,
+        client_for(srv, page_size=50, rate_limit=RateLimit(window)) as two,
+    ):
+        results: list[list[str]] = []
+
+        async def pull(client: object) -> None:
+            results.append(await pull_ids(client))  # type: ignore[arg-type]
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pull, one)
+            tg.start_soon(pull, two)
+        assert results == [srv.case_ids(), srv.case_ids()]
+        assert srv.stats.rate_limited == 0
+
+
+async def test_a_429_pauses_every_request_of_the_budget() -> None:
+    budget = RateLimiter(None)
+    slot = await budget.acquire()
+    began = await budget.release(slot, Answer(counted=False, rate_limited=True, retry_after=0.3))
+    assert began
+    with pytest.raises(BudgetWaitTooLong) as caught:
+        await budget.acquire(max_wait=0.05)
+    assert 0.1 < caught.value.needed <= 0.3
+    with anyio.fail_after(2.0):
+        assert (await budget.acquire()).waited > 0.1
+
+
+# -- priority -------------------------------------------------------------------------
+
+
+async def test_one_page_calls_go_before_queued_prefetches() -> None:
+    clock = FakeClock()
+    budget = RateLimiter(RateLimit((1, 10.0), burst=None), clock=clock)
+
+    first = await budget.acquire()
+    await budget.release(first, Answer())
+    order: list[str] = []
+
+    async def request(name: str, interactive: bool) -> None:
+        await budget.acquire(interactive=interactive)
+        order.append(name)
+
+    async with anyio.create_task_group() as tg:
+        for n in range(3):
+            tg.start_soon(request, f"prefetch {n}", False)
+        await anyio.sleep(0.01)
+        tg.start_soon(request, "count", True)
+        await anyio.sleep(0.01)
+        clock.now = 10.0  # the slot frees; only one request fits at a time
+        budget._notify()
+        await anyio.sleep(0.05)
+        assert order == ["count"]
+        tg.cancel_scope.cancel()
+
+
+async def test_count_during_a_saturating_pull_waits_at_most_one_request() -> None:
+    window = (10, 1.0)  # one slot every 0.1 s once the burst is spent
+    async with (
+        FakeKoreServer(cases=2000, rate_limits=[window], latency=0.002) as srv,
+        client_for(srv, page_size=20, rate_limit=RateLimit(window, burst=1)) as client,
+    ):
+        async with client.iter_cases() as cases:
+            async for _ in cases:
+                if cases.stats.pages == 12:  # the budget is the bottleneck by now
+                    break_at = len(srv.request_log)
+                    total = await client.count(CaseFilter())
+                    break
+        assert total == 2000
+        log = srv.request_log[break_at:]
+        asked = [i for i, r in enumerate(log) if r.limit == 1]
+        assert len(asked) == 1
+        # Requests of the pull that went between the count's call and its request: at
+        # most the one already admitted when count() came.
+        assert asked[0] <= 1
+        assert srv.stats.rate_limited == 0
+
+
+# -- bounded waits --------------------------------------------------------------------
+
+
+async def test_max_rate_wait_fails_a_blocked_call_saying_what_it_needed() -> None:
+    async with (
+        FakeKoreServer(cases=10) as srv,
+        client_for(srv, rate_limit=RateLimit((1, 60.0)), max_rate_wait=0.3) as client,
+    ):
+        await client.get_page()
+        with anyio.fail_after(5.0), pytest.raises(RateLimitError) as caught:
+            await client.get_page()
+    message = str(caught.value)
+    assert "max_rate_wait=0.3 s" in message
+    assert "needed about 5" in message  # ~60 s: the first slot frees a window after its answer
+    assert caught.value.retry_after is not None
+    assert caught.value.retry_after > 50
+    assert srv.stats.requests == 1  # nothing was sent past the budget
+
+
+def test_max_rate_wait_is_checked() -> None:
+    args = ("https://kore.example", "st-1", "acc", "token")
+    with pytest.raises(ValueError, match="max_rate_wait"):
+        CasesClient(*args, max_rate_wait=-1)
+    with pytest.raises(ValueError, match="max_rate_limit_wait"):
+        CasesClient(*args, max_rate_limit_wait=math.nan)
+
+
+async def test_a_long_wait_is_logged_once_per_pause(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    budget = RateLimiter(RateLimit((1, 100.0), burst=None), clock=clock)
+
+    await budget.release(await budget.acquire(), Answer())
+
+    async def waiter() -> None:
+        await budget.acquire()
+
+    with caplog.at_level(logging.INFO, logger="kore_cases"):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(waiter)
+            tg.start_soon(waiter)
+            await anyio.sleep(0.01)
+            clock.now = LOG_WAIT_AFTER + 1
+            budget._notify()
+            await anyio.sleep(0.05)
+            tg.cancel_scope.cancel()
+    logged = [r.getMessage() for r in caplog.records if "waited" in r.getMessage()]
+    assert len(logged) == 1
+    assert "RateLimit((1, 100.0), burst=None)" in logged[0]
+    assert "2 queued" in logged[0]
+
+
+# -- stats ----------------------------------------------------------------------------
+
+
+async def test_throttled_seconds_is_wall_time_not_a_sum_over_waiters() -> None:
+    window = (4, 0.4)
+    async with (
+        FakeKoreServer(cases=600, rate_limits=[window]) as srv,
+        client_for(srv, page_size=50, concurrency=8, rate_limit=RateLimit(window)) as client,
+    ):
+        cases = client.iter_cases()
+        assert len([c async for c in cases]) == 600
+    stats = cases.stats
+    assert stats.requests == 12
+    assert stats.rate_limit_waits > 0
+    assert 0 < stats.throttled_seconds <= stats.elapsed
