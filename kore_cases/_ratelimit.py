@@ -12,7 +12,8 @@ answer is a 429 saying ``You've exceeded the per-minute rate limit``, with no
   the server's next window. So a slot stays taken while its request is in flight and for
   a whole window after its answer came back: the server has certainly stopped counting it.
 - **Pacing.** Kore advises spreading calls evenly: after a short ``burst`` the requests go
-  one per ``window / limit`` instead of the whole minute's budget in the first second.
+  one per ``window / limit`` instead of the whole minute's budget in the first second (a
+  schedule, as GCRA keeps one: a request sent late does not delay the ones after it).
 - **429 pause.** A 429 without ``Retry-After`` means the rolling window is full. Every
   request waits until the oldest request this budget knows of leaves the window (a whole
   window when it knows none); the next requests see the room that has really freed.
@@ -195,7 +196,7 @@ class Budget:
         # The per-minute window a 429 speaks of: the shortest configured one.
         self.window = min((w.seconds for w in self._windows), default=assumed_window)
         self._in_flight = 0
-        self._last_send = -math.inf
+        self._due = -math.inf  # when the next paced request is due (its theoretical time)
         self.pause_until = -math.inf
         self._answered: deque[float] = deque()  # send times of answered requests, last window
         # This process's own requests over the 429's window; a limit only once learned.
@@ -223,14 +224,18 @@ class Budget:
         waits.extend(w.wait(now, self._in_flight) for w in self._windows)
         if self._learning:
             waits.append(self._own.wait(now, self._in_flight))
-        if self._paced(now):
-            waits.append(self._last_send + self.interval - now)
+        burst = self._burst()
+        if burst is not None:
+            # A request may run up to burst - 1 slots ahead of the schedule; a late one
+            # does not push the schedule back (delays do not add up over a pull).
+            waits.append(self._due - (burst - 1) * self.interval - now)
         return max(0.0, *waits)
 
     def take(self, now: float) -> float:
         """Count a request sent at ``now``; returns its send time, for :meth:`release`."""
         self._in_flight += 1
-        self._last_send = now
+        if self._burst() is not None:
+            self._due = max(self._due, now) + self.interval
         return now
 
     def release(self, now: float, sent: float, *, answered: bool = True) -> None:
@@ -271,13 +276,11 @@ class Budget:
         self.pause_until = max(self.pause_until, now + pause)
         return max(0.0, self.pause_until - now)
 
-    def _paced(self, now: float) -> bool:
+    def _burst(self) -> int | None:
+        """Requests that may go back to back (``None``: not paced)."""
         if self._learning:
-            return True
-        if self.limit is None or self.limit.burst is None:
-            return False
-        strictest = max(self._windows, key=lambda w: w.seconds / w.max_requests)
-        return strictest.held(now, self._in_flight) >= self.limit.burst
+            return 1
+        return None if self.limit is None else self.limit.burst
 
     def _known(self, now: float) -> list[float]:
         """Send times of the answered requests still inside the window at ``now``."""

@@ -41,42 +41,45 @@ logger = logging.getLogger("kore_cases")
 DEFAULT_LEASE = 60.0
 """Seconds a request may stay in flight before its slot counts as answered (a crash)."""
 
-# KEYS: pause, last send, then one sorted set per window.
-# ARGV: lease, burst (0: no pacing), interval, token, strictest window (1-based),
-#       then (max_requests, seconds) of each window.
+# KEYS: pause, when the next paced request is due, then one sorted set per window.
+# ARGV: lease, burst (0: no pacing), interval, token, then (max_requests, seconds) of
+#       each window.
 # Returns {1, now} when the slot was taken, {0, seconds to wait} when not.
 ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local lease, burst, interval = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local token, strictest = ARGV[4], tonumber(ARGV[5])
+local token = ARGV[4]
 -- A 429 pause holds back every process of the account.
 local wait = (tonumber(redis.call('GET', KEYS[1]) or '0')) - now
-local held_strictest = 0
 for i = 3, #KEYS do
-  local j = 6 + (i - 3) * 2
+  local j = 5 + (i - 3) * 2
   local limit = tonumber(ARGV[j])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)  -- slots no longer counted
   local held = redis.call('ZCARD', KEYS[i])
-  if i - 2 == strictest then held_strictest = held end
   if held >= limit then
     -- Scores are when slots free: room comes with the (held - limit + 1)-th earliest.
     local s = redis.call('ZRANGE', KEYS[i], held - limit, held - limit, 'WITHSCORES')
     wait = math.max(wait, tonumber(s[2]) - now)
   end
 end
--- Pacing: after a short burst, one request per interval.
-if burst > 0 and held_strictest >= burst then
-  wait = math.max(wait, (tonumber(redis.call('GET', KEYS[2]) or '0')) + interval - now)
+-- Pacing: after a short burst, one request per interval, on a schedule (a late
+-- request does not push back the ones after it).
+local due = tonumber(redis.call('GET', KEYS[2]) or '0')
+if burst > 0 then
+  wait = math.max(wait, due - (burst - 1) * interval - now)
 end
 if wait > 0 then return {0, tostring(wait)} end
 for i = 3, #KEYS do
-  local seconds = tonumber(ARGV[6 + (i - 3) * 2 + 1])
+  local seconds = tonumber(ARGV[5 + (i - 3) * 2 + 1])
   -- Held while in flight, and until start + lease + window if no answer ever comes.
   redis.call('ZADD', KEYS[i], now + lease + seconds, token)
   redis.call('PEXPIRE', KEYS[i], math.ceil((lease + seconds) * 1000) + 1000)
 end
-redis.call('SET', KEYS[2], tostring(now), 'PX', math.ceil(interval * 1000) + 1000)
+if burst > 0 then
+  redis.call('SET', KEYS[2], tostring(math.max(due, now) + interval), 'PX',
+    math.ceil(burst * interval * 1000) + 1000)
+end
 return {1, tostring(now)}
 """
 
@@ -139,8 +142,6 @@ class RedisLimiter:
         self._release = self._redis.register_script(RELEASE)
         self._cancel = self._redis.register_script(CANCEL)
         self._lease = lease
-        strictest = max(rate_limit.windows, key=lambda w: w[1] / w[0])
-        self._strictest = rate_limit.windows.index(strictest) + 1
         self._account = f"account {account_id} at {host}"
         self._interactive: deque[object] = deque()
         self._bulk: deque[object] = deque()
@@ -169,7 +170,8 @@ class RedisLimiter:
                     needed = wait if math.isfinite(wait) else self.rate_limit.interval
                     raise BudgetWaitTooLong(waited, needed, self.describe())
                 changed = self._event()
-                with anyio.move_on_after(min(wait, _POLL, started + max_wait - now)):
+                poll = min(wait, _POLL, max(0.005, self.rate_limit.interval / 2))
+                with anyio.move_on_after(min(poll, started + max_wait - now)):
                     await changed.wait()
         finally:
             queue.remove(ticket) if ticket in queue else None
@@ -212,7 +214,6 @@ class RedisLimiter:
             limit.burst or 0,
             limit.interval,
             token,
-            self._strictest,
         ]
         for count, seconds in limit.windows:
             args += [count, seconds]

@@ -27,6 +27,7 @@ from kore_cases import (
     JwtAuth,
     NotFoundError,
     RateLimit,
+    RateLimiter,
     WatchCursor,
     WatchEvent,
 )
@@ -389,7 +390,7 @@ async def test_faults_and_a_server_restart_delay_polls_but_never_end_the_watch(
     assert "watch resumed after" in caplog.text
 
 
-async def test_429_without_retry_after_delays_the_next_poll_and_the_watch_goes_on() -> None:
+async def test_429_without_retry_after_is_waited_out_for_a_window_and_the_watch_goes_on() -> None:
     answers = iter([429, 429, 200, 200, 200])
     times: list[float] = []
 
@@ -416,15 +417,19 @@ async def test_429_without_retry_after_delays_the_next_poll_and_the_watch_goes_o
         )
 
     async with serve(handler) as url:
-        client = CasesClient(url, "st-1", "acc", "token", rate_limit=None, max_retries=0)
+        # No limit configured; a 429 pauses for the rolling window, assumed 0.3 s here
+        # (Kore's is 60 s).
+        budget = RateLimiter(None, assumed_window=0.3)
+        client = CasesClient(url, "st-1", "acc", "token", rate_limit=budget, max_retries=0)
         async with client:
             events = client.watch(every=0.05, since="2025-01-01T00:00:00Z")
             event = await asyncio.wait_for(anext(events), 10)
     assert isinstance(event, CaseAdded)
-    assert events.stats.failed_polls == 2
-    # after each 429 the next poll waited longer than `every`
-    assert times[1] - times[0] >= 0.05
-    assert times[2] - times[1] >= 0.05
+    # The poll waited each 429 out (spending max_rate_limit_wait, not a retry)...
+    assert events.stats.failed_polls == 0
+    # ...for the rolling window the limiter assumes, as nothing it knows could free first.
+    assert times[1] - times[0] >= 0.25
+    assert times[2] - times[1] >= 0.25
 
 
 @pytest.mark.parametrize(
