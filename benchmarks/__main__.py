@@ -139,10 +139,10 @@ def curve_text(curve: dict[str, float], cpu_cps: float | None) -> str:
             "bend. "
         )
     return text + (
-        "Against the real service the ceiling is the rate limit: Kore documents 600 "
-        "requests a minute (500 cases/s at 50 per page, the dotted line), and 8 requests in "
-        "flight sustain that rate for pages that take up to 0.8 s each, so a larger default "
-        "would only earn 429s."
+        "Against the real service the ceiling is the rate limit: Kore documents 60 "
+        "requests a minute per account for Case Management (50 cases/s at 50 per page), so "
+        "these speeds matter for servers with a raised limit; at Kore's, what counts is "
+        "requests per case and 429s avoided (`python -m benchmarks.budget`)."
     )
 
 
