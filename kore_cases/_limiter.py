@@ -6,16 +6,20 @@ that one-page calls (``get_page``, ``count``, a watch's poll) go before the pref
 a pull: a pull never keeps an interactive call waiting for more than one request's turn.
 A 429 pauses every request of the account, whichever client received it.
 
-By default clients share one limiter per host, account and :class:`RateLimit` within an
-event loop (:func:`shared_limiter`); a :class:`RateLimit` with a ``store`` shares it across
-processes through Redis or Valkey instead (``_redis_limiter``).
+By default clients share one limiter per host, account and :class:`RateLimit` in the
+process (:func:`shared_limiter`), whatever event loop or thread they run in: the blocking
+client's loop thread, successive ``asyncio.run`` calls and an async app all spend one
+budget. A :class:`RateLimit` with a ``store`` shares it across processes through Redis or
+Valkey instead (``_redis_limiter``; one connection per event loop).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import threading
 import time
 import weakref
 from collections import deque
@@ -114,7 +118,8 @@ class RateLimiter:
         b = CasesClient(..., rate_limit=budget)
 
     ``rate_limit=None`` makes a limiter that only pauses after 429s (and learns from
-    them), assuming Kore's rolling ``assumed_window``. Use a limiter within one event loop.
+    them), assuming Kore's rolling ``assumed_window``. A limiter may be used from several
+    event loops and threads at once (a blocking client beside an async one).
     A :class:`RateLimit` with a ``store`` is shared through the store instead: pass the
     :class:`RateLimit` itself to the client.
     """
@@ -144,7 +149,10 @@ class RateLimiter:
         self._clock = clock
         self._interactive: deque[object] = deque()
         self._bulk: deque[object] = deque()
-        self._changed: anyio.Event | None = None
+        # Waiters to wake when the budget changes, each in its own loop (maybe another
+        # thread's); the lock guards all the state, never held across an await.
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._lock = threading.Lock()
         self._logged = False
 
     def __repr__(self) -> str:
@@ -162,34 +170,46 @@ class RateLimiter:
         """Wait for room, interactive calls first, then first come first served."""
         ticket = object()
         queue = self._interactive if interactive else self._bulk
-        queue.append(ticket)
+        waiter = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            queue.append(ticket)
         started = now = self._clock()
         try:
             while True:
-                mine = self._head() is ticket
-                wait = self.budget.wait(now) if mine else math.inf
-                if wait <= 0:
-                    return Slot(self.budget.take(now), now - started)
-                waited = now - started
-                if waited >= max_wait:
-                    raise BudgetWaitTooLong(waited, self._needed(ticket, now), self.describe())
-                if waited >= LOG_WAIT_AFTER and not self._logged:
-                    self._log_wait(waited, now)
-                sleep = min(wait, started + max_wait - now)
-                if not self._logged:
-                    sleep = min(sleep, started + LOG_WAIT_AFTER - now)
-                changed = self._event()
+                with self._lock:
+                    mine = self._head() is ticket
+                    wait = self.budget.wait(now) if mine else math.inf
+                    if wait <= 0:
+                        return Slot(self.budget.take(now), now - started)
+                    waited = now - started
+                    # A 429 pause never shortens: one beyond the wait allowed fails now.
+                    if waited >= max_wait or self.budget.pause_until > started + max_wait:
+                        needed = self._needed(ticket, now)
+                        raise BudgetWaitTooLong(waited, needed, self.describe())
+                    if waited >= LOG_WAIT_AFTER and not self._logged:
+                        self._log_wait(waited, now)
+                    sleep = min(wait, started + max_wait - now)
+                    if not self._logged:
+                        sleep = min(sleep, started + LOG_WAIT_AFTER - now)
+                    waiter[1].clear()
+                    self._waiters.add(waiter)
                 with anyio.move_on_after(max(sleep, 0.0)):
-                    await changed.wait()
+                    await waiter[1].wait()
                 now = self._clock()
         finally:
-            queue.remove(ticket) if ticket in queue else None
-            if not self._interactive and not self._bulk:
-                self._logged = False
-            self._notify()
+            with self._lock:
+                self._waiters.discard(waiter)
+                queue.remove(ticket) if ticket in queue else None
+                if not self._interactive and not self._bulk:
+                    self._logged = False
+                self._notify()
 
     async def release(self, slot: Slot, answer: Answer) -> bool:
         """Give a slot back; a 429 pauses everyone. Returns whether a new pause began."""
+        with self._lock:
+            return self._release(slot, answer)
+
+    def _release(self, slot: Slot, answer: Answer) -> bool:
         now = self._clock()
         if not answer.sent:
             self.budget.cancel()
@@ -237,42 +257,53 @@ class RateLimiter:
             self.budget.wait(now),
         )
 
-    def _event(self) -> anyio.Event:
-        if self._changed is None:
-            self._changed = anyio.Event()
-        return self._changed
-
     def _notify(self) -> None:
-        changed, self._changed = self._changed, None
-        if changed is not None:
-            changed.set()
+        """Wake every waiter to look again, each in its own loop (call with the lock)."""
+        waiters, self._waiters = self._waiters, set()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for loop, changed in waiters:
+            if loop is running:
+                changed.set()
+                continue
+            with contextlib.suppress(RuntimeError):  # a closed loop has nobody waiting
+                loop.call_soon_threadsafe(changed.set)
 
 
 # -- sharing --------------------------------------------------------------------------
 
 _Key = tuple[str, str, "RateLimit | None"]
-_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Key, AccountLimiter]] = (
+# In-process budgets are the process's, whatever loop or thread a client runs in; a
+# store's limiter holds a connection of one event loop, so there is one per loop.
+_process: dict[_Key, RateLimiter] = {}
+_per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Key, AccountLimiter]] = (
     weakref.WeakKeyDictionary()
 )
+_registry_lock = threading.Lock()
 _users: dict[int, int] = {}
 
 
 def shared_limiter(host: str, account_id: str, rate_limit: RateLimit | None) -> AccountLimiter:
-    """The limiter every client of ``host`` and ``account_id`` uses in this event loop."""
-    limiters = _shared.setdefault(asyncio.get_running_loop(), {})
+    """The limiter every client of ``host`` and ``account_id`` uses in this process."""
     key = (host, account_id, rate_limit)
-    limiter = limiters.get(key)
-    if limiter is None:
-        name = f"account {account_id} at {host}"
+    with _registry_lock:
+        limiter: AccountLimiter | None
         if rate_limit is not None and rate_limit.store is not None:
-            from ._redis_limiter import RedisLimiter
+            limiters = _per_loop.setdefault(asyncio.get_running_loop(), {})
+            limiter = limiters.get(key)
+            if limiter is None:
+                from ._redis_limiter import RedisLimiter
 
-            limiter = RedisLimiter(rate_limit, host=host, account_id=account_id)
+                limiter = limiters[key] = RedisLimiter(rate_limit, host=host, account_id=account_id)
         else:
-            limiter = RateLimiter(rate_limit, name=name)
-        limiters[key] = limiter
-    _users[id(limiter)] = _users.get(id(limiter), 0) + 1
-    return limiter
+            limiter = _process.get(key)
+            if limiter is None:
+                name = f"account {account_id} at {host}"
+                limiter = _process[key] = RateLimiter(rate_limit, name=name)
+        _users[id(limiter)] = _users.get(id(limiter), 0) + 1
+        return limiter
 
 
 async def release_shared(limiter: AccountLimiter) -> None:
@@ -282,15 +313,16 @@ async def release_shared(limiter: AccountLimiter) -> None:
     an in-process one stays, so that the next client of the account still knows the
     requests of the last minute.
     """
-    count = _users.get(id(limiter), 0) - 1
-    if count > 0:
-        _users[id(limiter)] = count
-        return
-    _users.pop(id(limiter), None)
-    if isinstance(limiter, RateLimiter):
-        return
-    for limiters in _shared.values():
-        for key, value in list(limiters.items()):
-            if value is limiter:
-                del limiters[key]
+    with _registry_lock:
+        count = _users.get(id(limiter), 0) - 1
+        if count > 0:
+            _users[id(limiter)] = count
+            return
+        _users.pop(id(limiter), None)
+        if isinstance(limiter, RateLimiter):
+            return
+        for limiters in _per_loop.values():
+            for key, value in list(limiters.items()):
+                if value is limiter:
+                    del limiters[key]
     await limiter.aclose()

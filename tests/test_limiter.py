@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+import threading
 
 import anyio
 import pytest
-from helpers import client_for, pull_ids
+from aiohttp import web
+from helpers import client_for, pull_ids, serve
 
-from kore_cases import CaseFilter, CasesClient, RateLimit, RateLimiter, RateLimitError
+from kore_cases import (
+    CaseFilter,
+    CasesClient,
+    RateLimit,
+    RateLimiter,
+    RateLimitError,
+    StaticToken,
+)
 from kore_cases._limiter import LOG_WAIT_AFTER, Answer, BudgetWaitTooLong, shared_limiter
 from kore_cases.testing import FakeKoreServer
+
+HOURLY = "You've exceeded the hourly rate limit. Please wait for sometime before retrying."
 
 
 class FakeClock:
@@ -133,6 +145,24 @@ async def test_max_rate_wait_fails_a_blocked_call_saying_what_it_needed() -> Non
     assert srv.stats.requests == 1  # nothing was sent past the budget
 
 
+async def test_an_hourly_429_beyond_the_429_time_budget_fails_at_once() -> None:
+    # Kore's other message: an hour's pause. Nothing shortens a pause, so waiting out
+    # max_rate_limit_wait first would only delay the same RateLimitError.
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response({"errors": [{"msg": HOURLY, "code": 429}]}, status=429)
+
+    async with serve(handler) as url:
+        client = CasesClient(
+            url, "st-1", "acc-hourly", StaticToken("tok"), max_rate_limit_wait=60.0
+        )
+        async with client:
+            with anyio.fail_after(30.0), pytest.raises(RateLimitError) as caught:
+                await client.get_page()
+    assert caught.value.page == 1
+    assert "max_rate_limit_wait=60 s" in str(caught.value)
+    assert "needed about 3" in str(caught.value)  # ~3600 s
+
+
 def test_max_rate_wait_is_checked() -> None:
     args = ("https://kore.example", "st-1", "acc", "token")
     with pytest.raises(ValueError, match="max_rate_wait"):
@@ -180,3 +210,50 @@ async def test_throttled_seconds_is_wall_time_not_a_sum_over_waiters() -> None:
     assert stats.requests == 12
     assert stats.rate_limit_waits > 0
     assert 0 < stats.throttled_seconds <= stats.elapsed
+
+
+# -- event loops ------------------------------------------------------------------------
+
+
+def test_an_accounts_budget_outlives_an_event_loop() -> None:
+    # Two asyncio.run calls of one script (or pytest-asyncio's loop per test) are one
+    # process: the second must still count the first one's requests of the window.
+    limit = RateLimit((2, 60.0), burst=None)
+
+    async def request() -> None:
+        limiter = shared_limiter("https://kore.example", "acc-loops", limit)
+        slot = await limiter.acquire(max_wait=0.2)
+        await limiter.release(slot, Answer())
+
+    asyncio.run(request())
+    asyncio.run(request())
+    with pytest.raises(BudgetWaitTooLong):
+        asyncio.run(request())
+
+
+def test_clients_in_two_threads_loops_share_one_budget_and_wake_each_other() -> None:
+    # The blocking client runs its own loop in a thread, beside an async app's loop.
+    limit = RateLimit((1, 0.3), burst=None)
+    held = threading.Event()
+    got: list[float] = []
+
+    async def first() -> None:
+        limiter = shared_limiter("https://kore.example", "acc-threads", limit)
+        slot = await limiter.acquire()
+        held.set()
+        await asyncio.sleep(0.3)
+        await limiter.release(slot, Answer())
+
+    async def second() -> None:
+        held.wait(10.0)
+        limiter = shared_limiter("https://kore.example", "acc-threads", limit)
+        slot = await limiter.acquire(max_wait=10.0)  # after the first's answer + a window
+        got.append(slot.waited)
+        await limiter.release(slot, Answer())
+
+    thread = threading.Thread(target=asyncio.run, args=(first(),))
+    thread.start()
+    asyncio.run(second())
+    thread.join(10.0)
+    assert len(got) == 1
+    assert got[0] >= 0.3 * 0.9  # it waited for the other loop's request
