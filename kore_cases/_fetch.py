@@ -239,8 +239,18 @@ class PageFetcher:
                 # A 429 to wait out: the account's budget pauses every request (the next
                 # turn waits); it spends the 429 time budget, not a retry.
                 budget.rate_limited(outcome.error)
+                left = budget.max_wait(self.max_rate_limit_wait)
+                if left <= 0:  # even when no wait for the budget would have told
+                    needed = outcome.retry_after or 0.0
+                    spent = BudgetWaitTooLong(0.0, needed, self._throttle.limiter.describe())
+                    raise budget.error(spent, page, self.path, self.max_rate_limit_wait)
+                # A Retry-After shorter than the backoff (a hostile server's 0) must not
+                # make a tight loop; Kore sends none, and its pause is a window already.
                 delay = 0.0
+                if outcome.retry_after is not None:
+                    delay = min(left, self.policy.delay(budget.rate_limits, outcome.retry_after))
                 self.observer.retry(page, attempt, delay, outcome.error)
+                await anyio.sleep(delay)
                 continue
             counted += 1
             if not outcome.retryable:
@@ -392,12 +402,15 @@ class _Budget:
         self.allowed = allowed
         self.first_429: float | None = None
         self.last_429: APIError | None = None
+        self.rate_limits = 0
+        """429s this fetch has had."""
 
     def rate_limited(self, error: APIError) -> None:
         """A 429 came: from the first one on, waits also spend the 429 time budget."""
         if self.first_429 is None:
             self.first_429 = time.monotonic()
         self.last_429 = error
+        self.rate_limits += 1
 
     def max_wait(self, max_rate_limit_wait: float) -> float:
         """How long the next turn may wait for the budget."""

@@ -163,6 +163,30 @@ async def test_an_hourly_429_beyond_the_429_time_budget_fails_at_once() -> None:
     assert "needed about 3" in str(caught.value)  # ~3600 s
 
 
+async def test_429s_saying_retry_after_0_neither_spin_nor_outlast_the_time_budget() -> None:
+    # A hostile server: 429 with Retry-After: 0 forever. The pause trusts the header, so
+    # only the retry backoff stands between the client and a tight loop, and the 429
+    # time budget must end it even when nothing ever has to wait for the budget.
+    sent = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal sent
+        sent += 1
+        body = {"errors": [{"msg": "slow down", "code": 429}]}
+        return web.json_response(body, status=429, headers={"Retry-After": "0"})
+
+    async with serve(handler) as url:
+        client = CasesClient(
+            url, "st-1", "acc-spin", StaticToken("tok"), rate_limit=None, max_rate_limit_wait=1.0
+        )
+        async with client:
+            with anyio.fail_after(30.0), pytest.raises(RateLimitError) as caught:
+                await client.get_page()
+    assert caught.value.page == 1
+    assert "max_rate_limit_wait=1 s" in str(caught.value)
+    assert sent < 10  # backed off between the 429s, not hundreds a second
+
+
 def test_max_rate_wait_is_checked() -> None:
     args = ("https://kore.example", "st-1", "acc", "token")
     with pytest.raises(ValueError, match="max_rate_wait"):
