@@ -15,10 +15,12 @@ from helpers import client_for, pull_ids, serve
 from kore_cases import (
     CaseFilter,
     CasesClient,
+    JwtAuth,
     RateLimit,
     RateLimiter,
     RateLimitError,
     StaticToken,
+    blocking,
 )
 from kore_cases._limiter import LOG_WAIT_AFTER, Answer, BudgetWaitTooLong, shared_limiter
 from kore_cases.testing import FakeKoreServer
@@ -61,6 +63,34 @@ async def test_two_clients_of_one_account_pulling_at_once_draw_no_429() -> None:
             tg.start_soon(pull, one)
             tg.start_soon(pull, two)
         assert results == [srv.case_ids(), srv.case_ids()]
+        assert srv.stats.rate_limited == 0
+
+
+async def test_a_blocking_client_beside_an_async_one_draws_no_429() -> None:
+    # The blocking client runs its own event loop in a thread: same account, one budget.
+    window = (6, 0.5)
+    async with (
+        FakeKoreServer(cases=300, rate_limits=[window], latency=0.002) as srv,
+        client_for(srv, page_size=25, rate_limit=RateLimit(window)) as async_client,
+    ):
+        auth = JwtAuth(srv.client_id, srv.client_secret)
+        options = {"page_size": 25, "rate_limit": RateLimit(window), "backoff_base": 0.0}
+
+        def blocking_pull() -> list[str]:
+            with blocking.CasesClient(
+                srv.url, srv.stream_id, srv.account_id, auth, **options
+            ) as client:
+                return [case.id for case in client.iter_cases()]
+
+        pulled: list[list[str]] = []
+
+        async def in_a_thread() -> None:
+            pulled.append(await anyio.to_thread.run_sync(blocking_pull))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(in_a_thread)
+            pulled.append(await pull_ids(async_client))
+        assert sorted(map(sorted, pulled)) == [sorted(srv.case_ids())] * 2
         assert srv.stats.rate_limited == 0
 
 
