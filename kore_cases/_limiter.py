@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 
@@ -287,6 +288,7 @@ _users: dict[int, int] = {}
 
 def shared_limiter(host: str, account_id: str, rate_limit: RateLimit | None) -> AccountLimiter:
     """The limiter every client of ``host`` and ``account_id`` uses in this process."""
+    host = _origin(host)
     key = (host, account_id, rate_limit)
     with _registry_lock:
         limiter: AccountLimiter | None
@@ -304,6 +306,21 @@ def shared_limiter(host: str, account_id: str, rate_limit: RateLimit | None) -> 
                 limiter = _process[key] = RateLimiter(rate_limit, name=name)
         _users[id(limiter)] = _users.get(id(limiter), 0) + 1
         return limiter
+
+
+def _origin(host: str) -> str:
+    """``host`` as one server: the name in lower case, without the scheme's default port."""
+    parts = urlsplit(host)
+    if parts.hostname is None:
+        return host
+    name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    port = parts.port
+    if port is not None and port != _DEFAULT_PORTS.get(parts.scheme.lower()):
+        name += f":{port}"
+    return urlunsplit((parts.scheme.lower(), name, parts.path, "", ""))
+
+
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 async def release_shared(limiter: AccountLimiter) -> None:

@@ -47,6 +47,15 @@ async def test_clients_of_one_account_share_one_limiter() -> None:
     assert shared_limiter("https://other.example", "acc-1", limit) is not one
 
 
+async def test_one_host_spelled_two_ways_is_one_budget() -> None:
+    limit = RateLimit((60, 60.0))
+    one = shared_limiter("https://kore.example", "acc-spelling", limit)
+    assert shared_limiter("https://KORE.example", "acc-spelling", limit) is one
+    assert shared_limiter("https://kore.example:443", "acc-spelling", limit) is one
+    assert shared_limiter("http://kore.example", "acc-spelling", limit) is not one
+    assert shared_limiter("https://kore.example:8443", "acc-spelling", limit) is not one
+
+
 async def test_two_clients_of_one_account_pulling_at_once_draw_no_429() -> None:
     window = (6, 0.5)  # Kore's shape, shrunk: 6 requests per rolling half second
     async with (
