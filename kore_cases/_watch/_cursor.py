@@ -39,6 +39,12 @@ WatchMode = Literal["new", "set"]
 _FORMAT = 1
 
 
+class _Version(msgspec.Struct):
+    """Just the format number: read first, so a newer format is named as such."""
+
+    v: int
+
+
 class _Document(msgspec.Struct, rename="camel", omit_defaults=True):
     """The JSON form of a cursor (``v`` first, so a future format can be told apart)."""
 
@@ -99,11 +105,15 @@ class WatchCursor:
             ValueError: ``text`` is not a watch cursor (the message says what is wrong).
         """
         try:
+            version = msgspec.json.decode(text, type=_Version).v
+            if version != _FORMAT:
+                raise ValueError(
+                    f"watch cursor format {version} is not supported (only {_FORMAT}): it "
+                    "was written by a newer kore-cases; upgrade, or start a new watch"
+                )
             document = msgspec.json.decode(text, type=_Document)
         except msgspec.DecodeError as exc:
             raise ValueError(f"not a watch cursor: {exc}") from None
-        if document.v != _FORMAT:
-            raise ValueError(f"watch cursor format {document.v} is not supported (only 1)")
         for moment in (document.high_water, document.since, *document.boundary.values()):
             if moment is not None and moment.utcoffset() is None:
                 raise ValueError("watch cursor times must carry a time zone")

@@ -32,7 +32,18 @@ class StateFile:
     """Load, journal and snapshot one watch's state file."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        """The state file at ``path`` (it need not exist yet).
+
+        Raises:
+            ValueError: it could not be written (its folder is missing or read-only):
+                said before the watch sends a request, not after its first poll.
+        """
         self.path = Path(path)
+        folder = self.path.parent
+        if not folder.is_dir():
+            raise ValueError(f"state file {self.path}: the folder {folder} does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ValueError(f"state file {self.path}: the folder {folder} is not writable")
 
     def load(self) -> WatchCursor | None:
         """The cursor the file holds (journal applied), or ``None`` if there is no file.
@@ -64,7 +75,7 @@ class StateFile:
             elif kind == "set" and isinstance(value, str):
                 versions[case_id] = value
             elif kind == "new" and isinstance(value, str):
-                created = datetime.fromisoformat(value)
+                created = _moment(value, self.path)
                 boundary[case_id] = created
                 high_water = created if high_water is None else max(high_water, created)
         return replace(cursor, high_water=high_water, boundary=boundary, versions=versions)
@@ -85,6 +96,17 @@ class StateFile:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, self.path)
+
+
+def _moment(value: str, path: Path) -> datetime:
+    """A journal line's ``createdAt``: an aware ISO time, or the file is not ours."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.utcoffset() is None:
+        raise ValueError(f"state file {path}: {value!r} is not a time with a time zone")
+    return moment
 
 
 def _entry(event: WatchEvent, mode: WatchMode) -> tuple[str, str, str | None]:
