@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from helpers import client_for, serve
+from helpers import client_for, page_payload, serve
 
-from kore_cases import CasesClient, StaticToken, WatchCursor
+from kore_cases import AuthenticationError, CasesClient, StaticToken, WatchCursor
 from kore_cases._watch._state_file import StateFile
 from kore_cases.testing import FakeKoreServer
 
@@ -84,3 +84,44 @@ async def test_cancel_during_a_hanging_poll_ends_the_watch_and_leaves_no_task() 
             left = asyncio.all_tasks() - before - {consumer}
             assert [t for t in left if "aiohttp/web_" not in repr(t)] == []  # the server's own
         release.set()
+
+
+async def test_outages_mid_watch_go_on_and_a_401_mid_watch_ends_it() -> None:
+    answers = iter(["ok", 503, "reset", 429, "ok", 401])
+    served: list[object] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        answer = next(answers, 401)
+        served.append(answer)
+        if answer == "reset":
+            assert request.transport is not None
+            request.transport.close()  # the connection drops without an answer
+            return web.Response()
+        if answer == 401:
+            body = {"errors": [{"msg": "Invalid SDK credentials", "code": 4002}]}
+            return web.json_response(body, status=401)
+        if answer != "ok":
+            return web.json_response({"errors": [{"msg": "busy", "code": 1}]}, status=answer)
+        return web.json_response(page_payload(limit=20))
+
+    async with serve(handler) as url:
+        auth = StaticToken("tok")
+        async with CasesClient(url, "st-1", "acc-1", auth, rate_limit=None, max_retries=0) as c:
+            events = c.watch(every=EVERY, jitter=0.0)
+            with pytest.raises(AuthenticationError):
+                await asyncio.wait_for(anext(events), 30)
+            assert events.stats.failed_polls == 3  # the 503, the reset, the 429
+            with pytest.raises(StopAsyncIteration):
+                await anext(events)
+    assert served[-1] == 401
+
+
+async def test_a_state_file_from_another_filter_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bot.json"
+    path.write_text(WatchCursor("new", "another-filter").to_json() + "\n")
+    async with FakeKoreServer(cases=10, seed=1) as server, client_for(server) as client:
+        with pytest.raises(ValueError, match=r"state file .*bot\.json.*another filter"):
+            client.watch(state_file=path)
+        with pytest.raises(ValueError, match=r"bot\.json.*mode='new', not mode='set'"):
+            client.watch(state_file=path, mode="set")
+        assert server.stats.requests == 0

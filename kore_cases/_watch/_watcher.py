@@ -128,8 +128,11 @@ class CaseWatch:
     def _starting_cursor(self, cursor: WatchCursor | None, since: datetime | None) -> WatchCursor:
         if cursor is not None and since is not None:
             raise ValueError("pass cursor= to resume or since= to start earlier, not both")
+        origin, remedy = "this cursor", ""
         if cursor is None and self._file is not None:
             cursor = self._file.load()
+            origin = f"the cursor in state file {self._file.path}"
+            remedy = "; give this watch its own state_file"
             if cursor is not None and since is not None:
                 raise ValueError(
                     f"state file {self._file.path} exists: the watch resumes from it, so "
@@ -143,13 +146,13 @@ class CaseWatch:
             raise TypeError(f"cursor must be a WatchCursor, not {type(cursor).__name__}")
         if cursor.mode != self._mode:
             raise ValueError(
-                f"this cursor is for mode={cursor.mode!r}, not mode={self._mode!r}: a cursor "
-                "resumes the watch it came from"
+                f"{origin} is for mode={cursor.mode!r}, not mode={self._mode!r}: a cursor "
+                f"resumes the watch it came from{remedy}"
             )
         if cursor.filter_key != self._key:
             raise ValueError(
-                "this cursor was made for another filter: a cursor resumes the watch it came "
-                "from (same filter, same mode); start a new watch for a new filter"
+                f"{origin} was made for another filter: a cursor resumes the watch it came "
+                f"from (same filter, same mode); start a new watch for a new filter{remedy}"
             )
         return cursor
 
