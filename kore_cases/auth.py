@@ -13,13 +13,12 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
-
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import OctKey, RSAKey
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._checks import whole_number
+
+if TYPE_CHECKING:  # joserfc (and cryptography under it) load with the first JwtAuth
+    from joserfc.jwk import OctKey, RSAKey
 
 __all__ = ["Auth", "JwtAuth", "StaticToken"]
 
@@ -48,7 +47,7 @@ class JwtAuth:
     claims of your own (``appId``, ``iat``, ``exp`` and ``jti`` are always ours).
     """
 
-    __slots__ = ("_claims", "_header", "_key", "algorithm", "client_id", "ttl")
+    __slots__ = ("_claims", "_encode", "_header", "_key", "algorithm", "client_id", "ttl")
 
     def __init__(
         self,
@@ -74,6 +73,9 @@ class JwtAuth:
         self._claims = claims
         self._header = {"alg": algorithm, "typ": "JWT"}
         self._key = _import_key(algorithm, client_secret)
+        from joserfc import jwt
+
+        self._encode = jwt.encode
 
     def token(self) -> str:
         """Return a new signed JWT with a fresh ``jti``, ``iat`` and ``exp``."""
@@ -85,7 +87,7 @@ class JwtAuth:
             "exp": now + self.ttl,
             "jti": secrets.token_hex(16),
         }
-        return jwt.encode(self._header, claims, self._key, algorithms=[self.algorithm])
+        return self._encode(self._header, claims, self._key, algorithms=[self.algorithm])
 
     def __repr__(self) -> str:
         return (
@@ -127,6 +129,9 @@ def _check_hmac_secret(secret: str) -> None:
 
 
 def _import_key(algorithm: str, secret: str) -> OctKey | RSAKey:
+    from joserfc.errors import JoseError
+    from joserfc.jwk import OctKey, RSAKey
+
     if algorithm in _HMAC_ALGORITHMS:
         _check_hmac_secret(secret)
         key: OctKey | RSAKey = OctKey.import_key(secret)
