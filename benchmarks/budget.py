@@ -141,18 +141,22 @@ async def unseen_tenant(window: float, pages: int) -> dict[str, Any]:
 async def interactive(window: float) -> dict[str, Any]:
     """A ``count()`` during a saturating pull, counted in request slots; max_rate_wait=1."""
     slot = window / LIMIT
-    async with FakeKoreServer(cases=4000, rate_limits=[(LIMIT, window)]) as server:
-        async with _client(server, rate_limit=RateLimit((LIMIT, window))) as client:
-            waits: list[float] = []
-            async with client.iter_cases() as cases:
-                async for _ in cases:
-                    if cases.stats.pages in (80, 120, 160):
-                        started = time.monotonic()
-                        await client.count(CaseFilter())
-                        waits.append((time.monotonic() - started) / slot)
-                    if cases.stats.pages > 160:
-                        break
-        async with _client(server, rate_limit=RateLimit((1, 60.0)), max_rate_wait=1.0) as client:
+    waits: list[float] = []
+    async with (
+        FakeKoreServer(cases=4000, rate_limits=[(LIMIT, window)]) as server,
+        _client(server, rate_limit=RateLimit((LIMIT, window))) as client,
+        client.iter_cases() as cases,
+    ):
+        async for _ in cases:
+            if cases.stats.pages in (80, 120, 160):
+                started = time.monotonic()
+                await client.count(CaseFilter())
+                waits.append((time.monotonic() - started) / slot)
+            if cases.stats.pages > 160:
+                break
+    async with FakeKoreServer(cases=10) as fresh:  # the first server's window is full
+        limit = RateLimit((1, 60.0))
+        async with _client(fresh, rate_limit=limit, max_rate_wait=1.0) as client:
             await client.get_page()
             started = time.monotonic()
             try:
