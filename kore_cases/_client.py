@@ -361,6 +361,11 @@ class CasesClient:
             max_retries: retries of a failed request (the rest of :attr:`retry` stays).
             max_rate_wait: seconds a request may wait for the account's budget before
                 :class:`RateLimitError` (``None``: as long as it takes).
+            priority: where the view's requests queue for the budget: ``"interactive"``
+                puts all of them (a pull's pages too) before the pulls of other callers,
+                as a web handler wants; ``"bulk"`` puts them all behind other callers'
+                one-page calls, as a background job should; ``None`` (the default):
+                ``get_page``/``count`` go first, a pull's pages after them.
 
         The view does not own the session: its :meth:`aclose` does nothing, and it
         works while the client it was made from is open.
@@ -872,6 +877,7 @@ class CasesClient:
             timeout=s.timeout,
             max_rate_wait=s.max_rate_wait,
             max_rate_limit_wait=s.max_rate_limit_wait,
+            priority=s.priority,
             observer=shared.observer,
             closer=shared.closer,
             headers=shared.headers,

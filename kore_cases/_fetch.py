@@ -30,6 +30,7 @@ from ._observe import NULL_OBSERVER, Observer
 from ._redact import server_text
 from ._response import response_details
 from ._retry import RetryPolicy, is_retryable_status, parse_retry_after
+from ._settings import Priority
 from ._stats import PullStats
 from ._throttle import Throttle, Turn
 from .auth import Auth
@@ -158,6 +159,7 @@ class PageFetcher:
         closer: Closer | None = None,
         max_rate_wait: float = math.inf,
         max_rate_limit_wait: float = 300.0,
+        priority: Priority | None = None,
     ) -> None:
         self._transport = transport
         self._headers = dict(headers)  # every request's, but its `auth` token
@@ -172,6 +174,7 @@ class PageFetcher:
         self._closer = closer or Closer()
         self.max_rate_wait = max_rate_wait
         self.max_rate_limit_wait = max_rate_limit_wait
+        self.priority = priority
 
     def request_body(self, filter_body: Mapping[str, Any], page: int, limit: int) -> bytes:
         """Return the JSON body asking for ``page`` of ``limit`` cases."""
@@ -206,6 +209,8 @@ class PageFetcher:
         ``max_rate_limit_wait`` seconds in all, then raised.
         """
         allowed = self.max_rate_wait if max_rate_wait is None else max_rate_wait
+        if self.priority is not None:  # a view made with with_options(priority=...)
+            interactive = self.priority == "interactive"
         with self._closer.guard(page):  # closing the client ends the wait at once
             return await self._fetch(
                 body, page, stats, parse, attempts_used, _Budget(interactive, allowed)

@@ -52,6 +52,8 @@ __all__ = [
 ]
 
 Paging = Literal["page", "skip"]
+Priority = Literal["interactive", "bulk"]
+"""Where a view's requests queue for the account's budget (see ``with_options``)."""
 
 _STREAM_ID = re.compile(r"[A-Za-z0-9_-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -81,6 +83,8 @@ class Settings:
     transport: AsyncTransport | None = field(default=None, repr=False)
     max_rate_wait: float = math.inf
     max_rate_limit_wait: float = 300.0
+    priority: Priority | None = None
+    """``None``: one-page calls go first, a pull's pages after them."""
 
     @property
     def path(self) -> str:
@@ -139,6 +143,7 @@ class CallOptions(TypedDict, total=False):
     timeout: float
     max_retries: int
     max_rate_wait: float | None
+    priority: Priority | None
 
 
 def with_call_options(settings: Settings, options: CallOptions) -> Settings:
@@ -151,6 +156,14 @@ def with_call_options(settings: Settings, options: CallOptions) -> Settings:
         settings = replace(settings, retry=retry)
     if "max_rate_wait" in options:
         settings = replace(settings, max_rate_wait=wait_bound(options["max_rate_wait"]))
+    if "priority" in options:
+        priority = options["priority"]
+        if priority not in (None, "interactive", "bulk"):
+            raise ValueError(
+                f"priority must be 'interactive', 'bulk' or None (one-page calls first), "
+                f"not {priority!r}"
+            )
+        settings = replace(settings, priority=priority)
     return settings
 
 

@@ -18,6 +18,7 @@ from kore_cases import (
     Retry,
     ServerError,
 )
+from kore_cases._throttle import Throttle
 from kore_cases.testing import FakeKoreServer
 
 ARGS = ("https://kore.example.com", "st-1", "acct-1", "eyJ.static.token")
@@ -176,3 +177,36 @@ async def test_view_lives_and_dies_with_the_client_session() -> None:
             assert (await view.count()) == 5
         with pytest.raises(ClientClosedError, match="closed"):
             await view.get_page()
+
+
+async def test_with_options_priority_sets_where_every_call_of_the_view_queues(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[str, bool]] = []
+    real_turn = Throttle.turn
+
+    def spy(self: Throttle, *, interactive: bool = False, **kwargs: Any) -> Any:
+        seen.append((current[0], interactive))
+        return real_turn(self, interactive=interactive, **kwargs)
+
+    monkeypatch.setattr(Throttle, "turn", spy)
+    current = [""]
+    async with FakeKoreServer(cases=6, max_page_size=2) as server, client_for(server) as client:
+        for label, view in (
+            ("default", client),
+            ("bulk", client.with_options(priority="bulk")),
+            ("interactive", client.with_options(priority="interactive")),
+        ):
+            current[0] = label
+            await view.count()
+            assert len([c async for c in view.iter_cases()]) == 6
+    by_label = {label: {flag for name, flag in seen if name == label} for label, _ in seen}
+    # Default: the one-page count goes first, a pull's pages do not (both kinds seen).
+    assert by_label["default"] == {True, False}
+    assert by_label["bulk"] == {False}
+    assert by_label["interactive"] == {True}
+
+
+def test_with_options_refuses_an_unknown_priority() -> None:
+    with pytest.raises(ValueError, match="priority must be 'interactive', 'bulk' or None"):
+        CasesClient(*ARGS).with_options(priority="urgent")  # type: ignore[typeddict-item]
