@@ -8,7 +8,8 @@ fake Kore server in a process of its own. Every run writes to ``benchmarks/_out/
 ``--update-docs`` (full runs only) also replaces the committed ``benchmarks/RESULTS.md``,
 ``benchmarks/throughput.png`` and the body of the README's ``## Performance`` section.
 A full run also runs ``benchmarks.sync`` (requests of a full pull and of a first and a
-second sync), whose table leads that section.
+second sync), whose table leads that section, and ``benchmarks.budget`` (pulls against
+Kore's shape of rate limit: ratios to the ceiling, 429s).
 
 The exit status is 1 when a child fails or a pull loses or repeats cases; a missed
 timing target is reported, never an error (CI may run ``--quick`` but must not judge it).
@@ -175,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         print("Requests of a full pull and of a sync (benchmarks.sync)", file=sys.stderr)
         sync_args = ["--update-docs"] if args.update_docs else []
         subprocess.run([sys.executable, "-m", "benchmarks.sync", *sync_args], cwd=ROOT, check=False)
+        # The account's budget at Kore's shape of limit (window shrunk): ratios to the
+        # ceiling and 429s, as the README's Performance and Rate limits sections show.
+        print("The account's budget (benchmarks.budget)", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "benchmarks.budget"], cwd=ROOT, check=False)
     quick_note = (
         "**--quick**: small sizes and one run each, a smoke test; these figures are not "
         "comparable with the targets.\n\n"
