@@ -162,6 +162,19 @@ async def test_bad_arguments_are_refused_before_any_request(tmp_path: Path) -> N
         assert server.stats.requests == 0
 
 
+@pytest.mark.parametrize("refresh_days", [1e9, 1e300])
+async def test_a_huge_refresh_window_reads_everything_again(
+    tmp_path: Path, refresh_days: float
+) -> None:
+    async with FakeKoreServer(cases=300, max_page_size=50) as server:
+        async with client_for(server, page_size="max") as client:
+            await client.sync(tmp_path)
+            server.delete_case(server.case_ids()[-1])  # the oldest case
+            summary = await client.sync(tmp_path, refresh_days=refresh_days)
+        assert dataset_set(tmp_path) == server_set(server)
+    assert (summary.removed, summary.total) == (1, 299)
+
+
 async def test_progress_is_reported_page_by_page(tmp_path: Path) -> None:
     seen: list[tuple[str, int, int, int]] = []
 

@@ -111,3 +111,11 @@ def test_a_case_key_reads_id_times_and_whether_it_is_resolved() -> None:
     assert odd.created_ms is None
     assert odd.unresolved  # nothing says it is resolved: it is watched
     assert odd.month == "__HIVE_DEFAULT_PARTITION__"
+
+
+def test_a_refresh_window_reaching_back_before_1970_reads_everything_again() -> None:
+    plan = plan_run(
+        high_water_ms=H, since_ms=None, refresh_ms=10**9 * DAY_MS, overlap_ms=0, full=False
+    )
+    assert (plan.recent_start_ms, plan.settle_start_ms, plan.unresolved) == (None, None, None)
+    assert not plan.first

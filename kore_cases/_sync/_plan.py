@@ -99,8 +99,9 @@ def plan_run(
             first=True,
         )
     start = high_water_ms - max(refresh_ms, overlap_ms)
-    if since_ms is not None and since_ms >= start:
-        # The filter's own range is all recent: read it whole.
+    if start <= 0 or (since_ms is not None and since_ms >= start):
+        # The filter's own range is all recent (a window reaching back to 1970 holds
+        # every case): read it whole.
         return RunPlan(since_ms, since_ms, None, first=False)
     return RunPlan(
         recent_start_ms=start,

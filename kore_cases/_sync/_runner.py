@@ -54,6 +54,10 @@ a case indexed late by the server can carry a ``createdAt`` a little older than 
 already seen."""
 
 
+_FOREVER_DAYS = 1_000_000.0
+"""A refresh window this long reaches back before 1970: every case is read again."""
+
+
 def _iso(ms: int | None) -> str | None:
     if ms is None:
         return None
@@ -490,7 +494,8 @@ async def _begin(
     plan = plan_run(
         high_water_ms=state.high_water_ms,
         since_ms=_bound_ms(run.filter.start_date, end=False),
-        refresh_ms=round(refresh_days * DAY_MS),
+        # Days beyond the epoch's age mean "everything"; more would overflow the dates.
+        refresh_ms=round(min(refresh_days, _FOREVER_DAYS) * DAY_MS),
         overlap_ms=overlap_ms,
         full=full,
     )
