@@ -825,6 +825,7 @@ class CasesClient:
             start_window=start_window,
             start_page=start_page,
             max_items=max_items,
+            dedupe=dedupe,
         )
 
     def _page_iterator(

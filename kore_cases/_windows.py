@@ -26,8 +26,9 @@ How it runs:
   costs that one request. With ``"auto"`` the counts size the next windows.
 * **Repeats at the edges.** Neighbouring windows overlap by a millisecond, so that no
   reading of Kore's (undocumented) inclusive or exclusive bounds loses a case; a case
-  the previous window already yielded is dropped (by id, against the ids of that
-  window's last two pages).
+  the previous window already yielded is dropped, by id: against every id of that
+  window with ``dedupe=True`` (however many cases share the edge's millisecond), else
+  against its last two pages (memory stays flat).
 * **Resuming.** Errors carry ``resume_window`` (a :class:`TimeWindow`) and
   ``resume_page``; ``iter_cases(filter, window=..., start_window=err.resume_window,
   start_page=err.resume_page)`` continues with that window from that page, then the
@@ -136,7 +137,7 @@ class _Window(Generic[T]):
     total_results: int | None = None
     taken: int = 0
     learned: bool = False
-    tail: deque[list[Any]] = field(default_factory=lambda: deque(maxlen=2))
+    tail: deque[list[Any]] = field(default_factory=deque)
 
     @property
     def remaining(self) -> int | None:
@@ -168,6 +169,7 @@ class WindowedPages(Generic[T]):
         start_window: TimeWindow | None = None,
         start_page: int = 1,
         max_items: int | None = None,
+        dedupe: bool = False,
     ) -> None:
         self._fetcher = fetcher
         self._owner = owner
@@ -181,6 +183,7 @@ class WindowedPages(Generic[T]):
         self._start_window = start_window
         self._start_page = start_page
         self._max_items = max_items
+        self._tail_pages = None if dedupe else 2  # the ids that guard the next window
         self._planned = False
         self._cursor: WindowCursor | None = None
         self._last_width: int | None = None
@@ -383,7 +386,8 @@ class WindowedPages(Generic[T]):
     def _start(self, sent: TimeWindow, nominal: NominalWindow | None, page: int = 1) -> None:
         pages = self._open_window(sent.apply(self._body), page, self.stats)
         first = self._owner.spawn(_first_page(pages))
-        self._queue.append(_Window(sent, nominal, page, pages, first))
+        tail: deque[list[Any]] = deque(maxlen=self._tail_pages)
+        self._queue.append(_Window(sent, nominal, page, pages, first, tail=tail))
         self.windows += 1
         # When its answer comes, the next window may start without waiting for the
         # consumer to reach this one.

@@ -254,6 +254,28 @@ async def test_cases_on_window_edges_come_once_however_the_server_reads_the_boun
     assert (cases.stats.duplicates_dropped > 0) == (start_inclusive or end_inclusive)
 
 
+@pytest.mark.parametrize("descending", [True, False])
+async def test_more_than_two_pages_of_cases_in_the_edge_millisecond_come_once(
+    descending: bool,
+) -> None:
+    lo = parse_iso("2025-01-01T00:00:00Z")[0]
+    edge = lo + DAY_MS  # where two 1-day windows meet; ten pages of cases created in it
+    created = sorted([lo + 5, *[edge] * 30, edge + 5, lo + 2 * DAY_MS - 1])
+    hostile = WindowServer(created, start_inclusive=True, end_inclusive=True)
+    flt = CaseFilter(
+        start_date=iso_ms(lo),
+        end_date=iso_ms(created[-1]),
+        sort_by={"createdDate": "desc" if descending else "asc"},
+    )
+    async with serve(hostile.handler) as url:
+        client = CasesClient(url, "st-1", "acct", StaticToken("a-static-test-token"), page_size=3)
+        async with client:
+            cases = client.iter_cases(flt, window=DAY, model=dict)
+            got = [case["_id"] async for case in cases]
+    assert sorted(got) == sorted(case["_id"] for case in hostile.cases)
+    assert cases.stats.duplicates_dropped >= 30
+
+
 # -- checks before any request ------------------------------------------------------------
 
 
