@@ -175,6 +175,23 @@ async def test_a_huge_refresh_window_reads_everything_again(
     assert (summary.removed, summary.total) == (1, 299)
 
 
+async def test_a_second_sync_of_a_directory_being_synced_is_refused(tmp_path: Path) -> None:
+    async with FakeKoreServer(cases=600, max_page_size=50, latency=0.02) as server:
+        async with client_for(server, page_size="max") as client:
+            running = asyncio.Event()
+            first = asyncio.create_task(
+                client.sync(tmp_path, on_progress=lambda _progress: running.set())
+            )
+            await running.wait()
+            with pytest.raises(OSError, match=r"another sync .* is updating this dataset"):
+                await client.sync(tmp_path)
+            assert not first.done()
+            await first
+            await client.sync(tmp_path)  # the lock went with the first run
+        assert dataset_set(tmp_path) == server_set(server)
+    assert _listing(tmp_path)[1] == ["_sync_state.json"]
+
+
 async def test_progress_is_reported_page_by_page(tmp_path: Path) -> None:
     seen: list[tuple[str, int, int, int]] = []
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
 import logging
 import math
 import time
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from .._export._target import TargetBusyError, TargetLock
 from .._wire import kore_time_from_ms
 from ..errors import PaginationError
 from ..filters import CaseFilter
@@ -441,6 +443,27 @@ async def run_sync(
         raise TypeError(f"on_progress must be a function of a SyncProgress, not {on_progress!r}")
     root = Path(directory)
     dataset = _open_dataset(root)
+    lock = _only_run(root)
+    try:
+        dataset.remove_leftovers()  # now that no other run can be writing them
+        return await _update(
+            client, dataset, case_filter, refresh_days, full_refresh, overlap_ms, on_progress
+        )
+    finally:
+        lock.__exit__(None, None, None)
+
+
+async def _update(
+    client: CasesClient,
+    dataset: Dataset,
+    case_filter: CaseFilter,
+    refresh_days: float,
+    full_refresh: bool,
+    overlap_ms: int,
+    on_progress: Callable[[SyncProgress], None] | None,
+) -> SyncSummary:
+    """The run itself, under the directory's lock."""
+    root = dataset.root
     # As the state file holds it: JSON types only.
     body = msgspec.json.decode(msgspec.json.encode(case_filter.to_body()))
     try:
@@ -528,9 +551,21 @@ async def _begin(
 def _open_dataset(root: Path) -> Dataset:
     if root.exists() and not root.is_dir():
         raise NotADirectoryError(f"{root} is not a directory: sync writes a dataset directory")
-    dataset = Dataset(root)
-    dataset.remove_leftovers()
-    return dataset
+    return Dataset(root)
+
+
+def _only_run(root: Path) -> TargetLock:
+    """Hold ``DIR/_sync.partial.lock`` for a run: a second sync of ``root`` fails at once."""
+    lock = TargetLock(root / "_sync")
+    try:
+        return lock.__enter__()
+    except TargetBusyError as exc:
+        raise OSError(
+            errno.EBUSY,
+            f"another sync ({exc.holder}) is updating this dataset; wait for it to end or "
+            "stop it, then sync again",
+            str(root),
+        ) from None
 
 
 def _check_filter(case_filter: CaseFilter | None) -> CaseFilter:
