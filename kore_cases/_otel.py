@@ -20,6 +20,7 @@ conventions' ``http.client.request.duration`` histogram (seconds).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,27 +37,46 @@ __all__ = ["Telemetry"]
 _TEMPLATE = GET_CASES_PATH.format(stream_id="{streamId}")
 
 
+class _Instruments:
+    """The counters and histogram, created once per process (see :func:`_instruments`)."""
+
+    def __init__(self, meter: metrics.Meter) -> None:
+        self.requests = meter.create_counter(
+            "kore_cases.requests", unit="{request}", description="Request attempts sent"
+        )
+        self.rate_limited = meter.create_counter(
+            "kore_cases.rate_limited", unit="{response}", description="429 answers received"
+        )
+        self.retries = meter.create_counter(
+            "kore_cases.retries", unit="{retry}", description="Failed attempts tried again"
+        )
+        self.budget_wait = meter.create_counter(
+            "kore_cases.budget.wait", unit="s", description="Seconds waited for the rate budget"
+        )
+        self.duration = meter.create_histogram(
+            "http.client.request.duration", unit="s", description="Duration of HTTP requests"
+        )
+
+
+@functools.cache
+def _instruments() -> _Instruments:
+    """The one set of instruments every client records into.
+
+    Each instrument is created once: older OpenTelemetry SDKs (1.27, our floor) log a
+    WARNING for every instrument created again under the same name, which one set per
+    client would cause. The global meter provider can be set only once, and instruments
+    made before it is set are proxies that follow it, so once per process is once per
+    provider.
+    """
+    return _Instruments(metrics.get_meter("kore_cases", __version__))
+
+
 class Telemetry:
     """The tracer, meter and instruments of one client."""
 
     def __init__(self, url: str) -> None:
         self._tracer = trace.get_tracer("kore_cases", __version__)
-        meter = metrics.get_meter("kore_cases", __version__)
-        self._requests = meter.create_counter(
-            "kore_cases.requests", unit="{request}", description="Request attempts sent"
-        )
-        self._rate_limited = meter.create_counter(
-            "kore_cases.rate_limited", unit="{response}", description="429 answers received"
-        )
-        self._retries = meter.create_counter(
-            "kore_cases.retries", unit="{retry}", description="Failed attempts tried again"
-        )
-        self._budget_wait = meter.create_counter(
-            "kore_cases.budget.wait", unit="s", description="Seconds waited for the rate budget"
-        )
-        self._duration = meter.create_histogram(
-            "http.client.request.duration", unit="s", description="Duration of HTTP requests"
-        )
+        self._instruments = _instruments()
         parts = urlsplit(url)
         self._server: dict[str, Any] = {
             "http.request.method": "POST",
@@ -95,9 +115,9 @@ class Telemetry:
         self, pull: Span | None, page: int, attempt: int, budget_wait: float, retry_delay: float
     ) -> Span:
         """The span of one attempt, under its pull's span when there is one."""
-        self._requests.add(1, self._server)
+        self._instruments.requests.add(1, self._server)
         if budget_wait > 0:
-            self._budget_wait.add(budget_wait, self._server)
+            self._instruments.budget_wait.add(budget_wait, self._server)
         attributes = {
             **self._request_attributes,
             "kore_cases.page": page,
@@ -127,15 +147,15 @@ class Telemetry:
             span.set_attribute("http.response.body.size", size)
             measured["http.response.status_code"] = status
             if status == 429:
-                self._rate_limited.add(1, self._server)
+                self._instruments.rate_limited.add(1, self._server)
         if error is not None:
             kind = str(status) if status is not None and status >= 400 else type(error).__name__
             span.set_attribute("error.type", kind)
             span.set_status(Status(StatusCode.ERROR, kind))
             measured["error.type"] = kind
-        self._duration.record(elapsed, measured)
+        self._instruments.duration.record(elapsed, measured)
         span.end()
 
     def retried(self) -> None:
         """Count a retry."""
-        self._retries.add(1, self._server)
+        self._instruments.retries.add(1, self._server)

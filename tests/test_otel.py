@@ -179,6 +179,46 @@ def test_without_opentelemetry_nothing_of_it_is_imported() -> None:
     subprocess.run([sys.executable, "-c", program], check=True, timeout=60)
 
 
+def test_clients_record_into_one_set_of_instruments_made_once() -> None:
+    """A fresh process: a client made before the meter provider is set, three after.
+    Each instrument is created once (the SDK at our floor, 1.27, logs a warning for each
+    one created again) and every client's counts reach the provider."""
+    program = textwrap.dedent(
+        """
+        import logging
+        from opentelemetry import metrics
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from kore_cases._otel import Telemetry
+
+        logged = []
+        class Keep(logging.Handler):
+            def emit(self, record):
+                logged.append(record.getMessage())
+        logging.getLogger().addHandler(Keep())
+
+        url = "http://127.0.0.1:1/caseManagement"
+        early = Telemetry(url)
+        reader = InMemoryMetricReader()
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+        clients = [early, *(Telemetry(url) for _ in range(3))]
+        for telemetry in clients:
+            telemetry.retried()
+        retries = [
+            point.value
+            for resource in reader.get_metrics_data().resource_metrics
+            for scope in resource.scope_metrics
+            for metric in scope.metrics
+            if metric.name == "kore_cases.retries"
+            for point in metric.data.data_points
+        ]
+        assert sum(retries) == 4, retries
+        assert logged == [], logged
+        """
+    )
+    subprocess.run([sys.executable, "-c", program], check=True, timeout=60)
+
+
 def _key(span: ReadableSpan) -> tuple[int, int]:
     assert span.attributes is not None
     return (int(span.attributes["kore_cases.page"]), int(span.attributes["kore_cases.attempt"]))  # type: ignore[arg-type]
