@@ -194,7 +194,13 @@ async def test_the_status_line_counts_polls_events_and_requests(server: FakeKore
     async with server.client() as client:
         events = client.watch(every=0.01)
         pending = asyncio.ensure_future(anext(events))
-        await until(lambda: events.stats.polls >= 3)
+        # Cancel only when every request the watch counted has reached the server (checked
+        # and cancelled with no await between): a poll cancelled earlier would leave a
+        # request counted that never arrives.
+        await until(
+            lambda: events.stats.polls >= 3 and events.stats.requests == server.stats.requests,
+            timeout=10,
+        )
         pending.cancel()
         line = _Status(events, io.StringIO()).line()
     polls = events.stats.polls

@@ -68,8 +68,29 @@ async def started(events: CaseWatch, server: FakeKoreServer) -> asyncio.Task[Wat
     return task
 
 
+async def one_more_poll(events: CaseWatch) -> None:
+    """Wait until the watch has finished one more poll than now."""
+    polls = events.stats.polls
+    await until(lambda: events.stats.polls > polls, timeout=10)
+
+
 def requests_since(server: FakeKoreServer, mark: int) -> int:
     return server.stats.requests - mark
+
+
+def answered(server: FakeKoreServer) -> set[int]:
+    """The requests the server has answered so far (their records, by identity)."""
+    return {id(record) for record in server.request_log if record.finished is not None}
+
+
+def answered_after(server: FakeKoreServer, before: set[int]) -> int:
+    """Requests answered (or still to be) after ``before = answered(server)`` was taken.
+
+    Unlike a count of arrivals, this does not depend on where a poll in flight was when
+    the mark was taken: a request that arrived but was not answered yet sees what the
+    test did after the mark.
+    """
+    return sum(1 for record in server.request_log if id(record) not in before)
 
 
 # -- mode="new" ---------------------------------------------------------------------------
@@ -113,12 +134,14 @@ async def test_n_new_cases_cost_ceil_n_over_page_size_plus_at_most_one(
 ) -> None:
     events = client.watch(every=EVERY)
     pending = await started(events, server)
-    polls = events.stats.polls
-    mark = server.stats.requests
-    server.create_cases(n)
+    before = answered(server)
+    server.create_cases(n)  # no await since the mark: no request was answered in between
     got = [await pending, *await take(events, n - 1)]
     assert len({e.case.id for e in got}) == n  # type: ignore[union-attr]
-    busy = requests_since(server, mark) - (events.stats.polls - polls - 1)  # minus idle polls
+    # Every request answered after the creation is the poll that found the cases (an idle
+    # poll answered later would have found them), and the watch stops polling once it has
+    # handed out all n.
+    busy = answered_after(server, before)
     assert math.ceil(n / 20) <= busy <= math.ceil(n / 20) + 1
 
 
@@ -501,14 +524,14 @@ async def test_new_mode_keeps_only_the_overlap_in_memory(
     events = client.watch(every=EVERY, overlap=0.02)
     pending = await started(events, server)
     sizes = []
-    for burst in range(15):
+    for _ in range(15):
         server.create_cases(40)
-        got = [await pending] if burst == 0 else []
-        got += await take(events, 40 - len(got))
-        assert len(got) == 40
+        # One consumer at a time: the event waited for in `pending` is the burst's first.
+        got = [await asyncio.wait_for(pending, 10), *await take(events, 39)]
+        assert len({e.case.id for e in got}) == 40  # type: ignore[union-attr]
         sizes.append(len(events.cursor.boundary))
         pending = asyncio.ensure_future(anext(events))
-        await until(lambda: events.stats.polls > 0, timeout=10)
+        await one_more_poll(events)  # an idle one: it trims the boundary
     pending.cancel()
     # 600 cases seen; the boundary holds one overlap plus the last poll's cases (it is
     # trimmed at the start of each poll), whatever the number seen before.
