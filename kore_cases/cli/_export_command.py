@@ -17,7 +17,6 @@ from .. import CaseFilter, CasesClient
 from .._export import (
     CaseExport,
     ExportFormat,
-    MissingExtraError,
     Partial,
     PartialError,
     format_for_path,
@@ -70,7 +69,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             restart=args.restart,
             csv_raw=args.csv_raw,
         )
-    progress = _progress(args)
+    progress = _output.bar_wanted(args)
     try:
         return asyncio.run(_export(args, client, case_filter, export, earlier, progress))
     except PartialError as exc:  # found damaged when opened to continue it
@@ -103,17 +102,6 @@ def _concurrency(args: argparse.Namespace) -> int:
         # "max": the pull itself fetches no page ahead that max_items cannot use.
         return concurrency
     return max(1, min(concurrency, math.ceil(max_items / page_size) - 1))
-
-
-def _progress(args: argparse.Namespace) -> bool:
-    if not _output.progress_wanted(args):
-        return False
-    try:
-        _output.require_rich("the progress bar")
-    except MissingExtraError as exc:
-        print(f"{PROG}: note: no progress bar: {exc}", file=sys.stderr)
-        return False
-    return True
 
 
 async def _export(

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from .. import PullStats
 
-__all__ = ["Bar", "library_logging", "progress_wanted", "require_rich"]
+__all__ = ["Bar", "bar_wanted", "library_logging", "progress_wanted", "require_rich"]
 
 _CLI_EXTRA = "the kore-cases command needs rich for {what}: pip install 'kore-cases[cli]'"
 
@@ -44,6 +44,18 @@ def require_rich(what: str) -> ModuleType:
 def progress_wanted(args: argparse.Namespace) -> bool:
     """A progress bar, unless ``--quiet`` or stderr is not a terminal."""
     return not args.quiet and sys.stderr.isatty()
+
+
+def bar_wanted(args: argparse.Namespace) -> bool:
+    """:func:`progress_wanted`, and rich is installed to draw it (else a note says so)."""
+    if not progress_wanted(args):
+        return False
+    try:
+        require_rich("the progress bar")
+    except MissingExtraError as exc:
+        print(f"{PROG}: note: no progress bar: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 class Bar:

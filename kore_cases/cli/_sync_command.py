@@ -34,7 +34,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         raise UsageError("sync reads cases newest first to fill the months in order: drop --sort")
     case_filter = _flags.case_filter(args)
     client = _flags.client(args)
-    progress = _progress_wanted(args)
+    progress = _output.bar_wanted(args)
     try:
         summary = asyncio.run(_sync(args, client, case_filter, progress))
     except ValueError as exc:  # SyncStateError included
@@ -48,17 +48,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if not args.quiet:
         print("\n".join(summary_lines(summary, client.rate_limit)), file=sys.stderr)
     return EXIT_OK
-
-
-def _progress_wanted(args: argparse.Namespace) -> bool:
-    if not _output.progress_wanted(args):
-        return False
-    try:
-        _output.require_rich("the progress bar")
-    except MissingExtraError as exc:
-        print(f"{PROG}: note: no progress bar: {exc}", file=sys.stderr)
-        return False
-    return True
 
 
 async def _sync(
