@@ -31,12 +31,26 @@ def listing(directory: Path) -> list[str]:
 
 
 async def until(condition: Callable[[], bool], timeout: float = 2.0) -> None:
-    """Wait for a server-side effect that follows a client-side event."""
+    """Wait for an effect that follows an event elsewhere (a server, a subprocess, a task).
+
+    The tests' one way to wait for something: poll ``condition`` every 5 ms, and fail
+    after ``timeout`` seconds.
+    """
     for _ in range(int(timeout / 0.005)):
         if condition():
             return
         await asyncio.sleep(0.005)
     raise AssertionError("condition not reached in time")
+
+
+class FakeClock:
+    """A clock for the pure policies' ``clock=`` parameter: it reads ``now``, set by the test."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
 
 
 async def pull_ids(client: CasesClient, **options: Any) -> list[str]:

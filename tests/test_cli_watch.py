@@ -65,11 +65,7 @@ async def interrupt(proc: asyncio.subprocess.Process) -> tuple[int, bytes]:
 
 async def primed(server: FakeKoreServer) -> None:
     """Wait until the watch has made its first request (it knows where "now" is)."""
-    for _ in range(int(TIMEOUT / 0.01)):
-        if server.stats.requests:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the watch never polled")
+    await until(lambda: server.stats.requests > 0, TIMEOUT)
 
 
 async def test_watch_prints_a_line_per_new_case_and_resumes_from_its_state(

@@ -10,7 +10,7 @@ import threading
 import anyio
 import pytest
 from aiohttp import web
-from helpers import client_for, pull_ids, serve
+from helpers import FakeClock, client_for, pull_ids, serve
 
 from kore_cases import (
     CaseFilter,
@@ -26,14 +26,6 @@ from kore_cases._limiter import LOG_WAIT_AFTER, Answer, BudgetWaitTooLong, share
 from kore_cases.testing import FakeKoreServer
 
 HOURLY = "You've exceeded the hourly rate limit. Please wait for sometime before retrying."
-
-
-class FakeClock:
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 # -- sharing --------------------------------------------------------------------------

@@ -13,18 +13,6 @@ import pytest
 from kore_cases import RateLimit
 from kore_cases._ratelimit import DEFAULT_RATE_LIMIT, Budget
 
-
-class FakeClock:
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 # -- RateLimit --------------------------------------------------------------------------
 
 

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from helpers import FakeClock
 
 from kore_cases import RateLimit, RateLimiter
 from kore_cases._throttle import Throttle, Turn
-
-
-class FakeClock:
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def throttle_of(concurrency: int, rate_limit: RateLimit | None = None) -> Throttle:
