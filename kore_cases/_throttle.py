@@ -7,9 +7,9 @@ places; leaving gives both back, whatever happened inside. The body tells the tu
 answer went (:meth:`Turn.succeeded`, :meth:`Turn.rate_limited`).
 
 Concurrency adapts like TCP congestion control (AIMD): a 429 pause halves the number of
-requests this client allows in flight; each success then adds ``1/limit`` back, so the
-full ``concurrency`` returns after about one window of successes. One-page calls
-(``interactive``) go before a pull's prefetches at both gates.
+requests this client allows in flight (``allowed_concurrency``); each success then adds
+``1/allowed_concurrency`` back, so the full ``concurrency`` returns after about one window
+of successes. One-page calls (``interactive``) go before a pull's prefetches at both gates.
 """
 
 from __future__ import annotations
@@ -106,7 +106,11 @@ class Turn:
 
 
 class Throttle:
-    """Admit a client's request attempts: within the account's budget, ``limit`` at a time."""
+    """Admit a client's request attempts: within the account's budget, a few at a time.
+
+    ``max_concurrency`` is the client's ``concurrency``; ``allowed_concurrency`` is how many
+    AIMD allows in flight now (a float: each success adds a fraction of a request back).
+    """
 
     def __init__(
         self,
@@ -116,7 +120,7 @@ class Throttle:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_concurrency = concurrency
-        self.limit: float = float(concurrency)
+        self.allowed_concurrency: float = float(concurrency)
         self.active: int = 0
         self.limiter = limiter
         self._clock = clock
@@ -140,19 +144,24 @@ class Throttle:
 
     def on_success(self) -> None:
         """Additive increase: give back a little concurrency after a good answer."""
-        if self.limit < self.max_concurrency:
-            self.limit = min(float(self.max_concurrency), self.limit + 1.0 / self.limit)
+        if self.allowed_concurrency < self.max_concurrency:
+            self.allowed_concurrency = min(
+                float(self.max_concurrency),
+                self.allowed_concurrency + 1.0 / self.allowed_concurrency,
+            )
 
     def on_rate_limited(self) -> None:
         """Multiplicative decrease, once per 429 pause."""
-        self.limit = max(1.0, self.limit / 2.0)
+        self.allowed_concurrency = max(1.0, self.allowed_concurrency / 2.0)
 
     async def _enter(self, interactive: bool) -> None:
-        """Wait for one of the ``limit`` places; interactive calls first."""
+        """Wait for one of the ``allowed_concurrency`` places; interactive calls first."""
         if interactive:
             self._interactive_waiting += 1
         try:
-            while self.active >= int(self.limit) or (not interactive and self._interactive_waiting):
+            while self.active >= int(self.allowed_concurrency) or (
+                not interactive and self._interactive_waiting
+            ):
                 if self._freed is None:
                     self._freed = anyio.Event()
                 await self._freed.wait()

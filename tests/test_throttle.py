@@ -108,23 +108,23 @@ def test_rate_limited_halves_down_to_one() -> None:
     throttle = throttle_of(8)
     for expected in (4.0, 2.0, 1.0, 1.0):
         throttle.on_rate_limited()
-        assert throttle.limit == expected
+        assert throttle.allowed_concurrency == expected
 
 
 def test_success_adds_one_over_limit_up_to_max() -> None:
     throttle = throttle_of(4)
     throttle.on_rate_limited()
     throttle.on_rate_limited()
-    assert throttle.limit == 1.0
+    assert throttle.allowed_concurrency == 1.0
     throttle.on_success()
-    assert throttle.limit == 2.0
+    assert throttle.allowed_concurrency == 2.0
     throttle.on_success()
-    assert throttle.limit == 2.5
+    assert throttle.allowed_concurrency == 2.5
     throttle.on_success()
-    assert throttle.limit == pytest.approx(2.9)
+    assert throttle.allowed_concurrency == pytest.approx(2.9)
     for _ in range(100):
         throttle.on_success()
-    assert throttle.limit == 4.0
+    assert throttle.allowed_concurrency == 4.0
 
 
 async def test_halved_limit_caps_concurrency() -> None:
@@ -162,12 +162,12 @@ async def test_a_429_turn_pauses_the_account_and_halves_once_per_pause() -> None
     for turn in _held[throttle]:  # two requests in flight, answered 429
         turn.rate_limited(5.0)
     await give_back(throttle)
-    assert throttle.limit == 2.0
+    assert throttle.allowed_concurrency == 2.0
     await give_back(throttle)
-    assert throttle.limit == 2.0  # the same pause: halved once
+    assert throttle.allowed_concurrency == 2.0  # the same pause: halved once
     assert limiter.budget.pause_until == 5.0
     assert not await acquired_now(throttle)
     clock.now = 10.0
     async with throttle.turn() as turn:
         turn.succeeded()
-    assert throttle.limit == 2.5
+    assert throttle.allowed_concurrency == 2.5
