@@ -91,7 +91,7 @@ class AccountLimiter(Protocol):
     """What a client needs from a budget: a queue to wait in, and news of each answer."""
 
     def describe(self) -> str:
-        """The limit and where it is kept, for messages (no secrets)."""
+        """The rate and where it is kept, for messages (no secrets)."""
         ...
 
     async def acquire(self, *, interactive: bool, max_wait: float) -> Slot:
@@ -160,7 +160,7 @@ class RateLimiter:
         return f"RateLimiter({self.rate_limit!r}, name={self.name!r})"
 
     def describe(self) -> str:
-        """The limit and whose it is, for messages."""
+        """The rate and whose budget it is, for messages."""
         return (
             f"{self.rate_limit!r} of {self.name}"
             if self.rate_limit
@@ -223,7 +223,7 @@ class RateLimiter:
             pause = self.budget.rate_limited(now, answer.retry_after, hourly=answer.hourly)
             if began:
                 self._logged = False
-                learned = self.budget.learned_limit
+                learned = self.budget.learned_max_requests
                 logger.info(
                     "429 for %s: every request waits %.1f s%s",
                     self.describe(),

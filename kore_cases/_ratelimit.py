@@ -185,34 +185,34 @@ class _Window:
 class Budget:
     """When the next request of one account may go, as this process knows it (see module docs).
 
-    Every method takes the current time: the policy has no clock of its own. ``limit``
-    ``None`` means no configured windows; a 429 then still pauses and teaches a limit,
-    assuming Kore's rolling ``assumed_window``.
+    Every method takes the current time: the policy has no clock of its own. ``rate``
+    ``None`` means no configured windows; a 429 then still pauses and teaches a number of
+    requests per window, assuming Kore's rolling ``assumed_window``.
     """
 
-    def __init__(self, limit: RateLimit | None, *, assumed_window: float = KORE_WINDOW) -> None:
-        self.limit = limit
-        self._windows = [_Window(n, s) for n, s in (limit.windows if limit else ())]
+    def __init__(self, rate: RateLimit | None, *, assumed_window: float = KORE_WINDOW) -> None:
+        self.rate = rate
+        self._windows = [_Window(n, s) for n, s in (rate.windows if rate else ())]
         # The per-minute window a 429 speaks of: the shortest configured one.
         self.window = min((w.seconds for w in self._windows), default=assumed_window)
         self._in_flight = 0
         self._due = -math.inf  # when the next paced request is due (its theoretical time)
         self.pause_until = -math.inf
         self._answered: deque[float] = deque()  # send times of answered requests, last window
-        # This process's own requests over the 429's window; a limit only once learned.
+        # This process's own requests over the 429's window; bounded only once learned.
         self._own = _Window(1, self.window)
         self._learning = False
         self._learned_at = 0.0
 
     @property
-    def learned_limit(self) -> int | None:
+    def learned_max_requests(self) -> int | None:
         """Requests per window learned from 429s, when lower than the configured limit."""
         return self._own.max_requests if self._learning else None
 
     @property
     def interval(self) -> float:
         """Seconds between paced requests (0 when requests are not paced)."""
-        interval = self.limit.interval if self.limit and self.limit.burst is not None else 0.0
+        interval = self.rate.interval if self.rate and self.rate.burst is not None else 0.0
         if self._learning:
             interval = max(interval, self._own.seconds / self._own.max_requests)
         return interval
@@ -280,7 +280,7 @@ class Budget:
         """Requests that may go back to back (``None``: not paced)."""
         if self._learning:
             return 1
-        return None if self.limit is None else self.limit.burst
+        return None if self.rate is None else self.rate.burst
 
     def _known(self, now: float) -> list[float]:
         """Send times of the answered requests still inside the window at ``now``."""
@@ -290,8 +290,8 @@ class Budget:
 
     def _learn(self, now: float, room: int) -> None:
         own = self._own
-        limit = own.max_requests - 1 if self._learning else math.inf
-        own.max_requests = int(max(1, min(limit, room)))
+        ceiling = own.max_requests - 1 if self._learning else math.inf
+        own.max_requests = int(max(1, min(ceiling, room)))
         self._learning = True
         self._learned_at = now
 

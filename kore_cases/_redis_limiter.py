@@ -54,12 +54,13 @@ local token = ARGV[4]
 local wait = (tonumber(redis.call('GET', KEYS[1]) or '0')) - now
 for i = 3, #KEYS do
   local j = 5 + (i - 3) * 2
-  local limit = tonumber(ARGV[j])
+  local max_requests = tonumber(ARGV[j])
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)  -- slots no longer counted
   local held = redis.call('ZCARD', KEYS[i])
-  if held >= limit then
-    -- Scores are when slots free: room comes with the (held - limit + 1)-th earliest.
-    local s = redis.call('ZRANGE', KEYS[i], held - limit, held - limit, 'WITHSCORES')
+  if held >= max_requests then
+    -- Scores are when slots free: room comes with the (held - max_requests + 1)-th earliest.
+    local first = held - max_requests
+    local s = redis.call('ZRANGE', KEYS[i], first, first, 'WITHSCORES')
     wait = math.max(wait, tonumber(s[2]) - now)
   end
 end
@@ -148,7 +149,7 @@ class RedisLimiter:
         self._changed: anyio.Event | None = None
 
     def describe(self) -> str:
-        """The limit and where it is kept (the store's URL without its password)."""
+        """The rate and where it is kept (the store's URL without its password)."""
         return f"{self.rate_limit!r} of {self._account}, kept in {self.url}"
 
     async def acquire(self, *, interactive: bool = False, max_wait: float = math.inf) -> Slot:
@@ -208,14 +209,14 @@ class RedisLimiter:
 
     async def _try(self, token: str) -> float:
         """Take a slot now (0) or say how long to wait; an unreachable store is an error."""
-        limit = self.rate_limit
+        rate = self.rate_limit
         args: list[Any] = [
             self._lease,
-            limit.burst or 0,
-            limit.interval,
+            rate.burst or 0,
+            rate.interval,
             token,
         ]
-        for count, seconds in limit.windows:
+        for count, seconds in rate.windows:
             args += [count, seconds]
         try:
             taken, value = await self._acquire(

@@ -202,7 +202,7 @@ def test_429_without_retry_after_waits_for_the_oldest_known_request() -> None:
     # The request sent at t=10 leaves the server's window at t=70 (its slot here at 70.1).
     assert budget.rate_limited(30.1, None) == pytest.approx(39.9)
     assert budget.wait(30.1) == pytest.approx(40.0)
-    assert budget.learned_limit == 2
+    assert budget.learned_max_requests == 2
 
 
 def test_429_with_nothing_known_waits_a_whole_window() -> None:
@@ -231,25 +231,25 @@ def test_429_teaches_the_room_the_window_had() -> None:
         budget.release(t + 0.1, budget.take(float(t)))
     budget.release(5.1, budget.take(5.0), answered=False)
     assert budget.rate_limited(5.1, None) == pytest.approx(4.9)
-    assert budget.learned_limit == 5
+    assert budget.learned_max_requests == 5
     assert budget.interval == 2.0  # paced evenly over the window
     # More 429s of the same burst teach nothing new.
     budget.rate_limited(5.2, None)
-    assert budget.learned_limit == 5
+    assert budget.learned_max_requests == 5
     # A later burst: one fewer.
     assert budget.wait(20.0) == 0.0
     budget.release(20.1, budget.take(20.0), answered=False)
     budget.rate_limited(20.1, None)
-    assert budget.learned_limit == 1  # only 1 answered request in the window: at most that
+    assert budget.learned_max_requests == 1  # only 1 answered request in the window: at most that
 
 
-def test_learned_limit_grows_back_one_a_window_to_the_configured_one() -> None:
+def test_learned_max_requests_grows_back_one_a_window_to_the_configured_one() -> None:
     budget = Budget(RateLimit((3, 10.0), burst=None))
     budget.release(0.1, budget.take(0.0))
     budget.release(0.3, budget.take(0.2), answered=False)
     budget.rate_limited(0.3, None)
-    assert budget.learned_limit == 1
+    assert budget.learned_max_requests == 1
     budget.wait(10.3)
-    assert budget.learned_limit == 2
+    assert budget.learned_max_requests == 2
     budget.wait(20.3)
-    assert budget.learned_limit is None  # back to the configured 3
+    assert budget.learned_max_requests is None  # back to the configured 3
