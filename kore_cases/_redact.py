@@ -50,10 +50,10 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return _TOKEN_RUN.sub(scrub, text)
 
 
-def server_text(raw: bytes | str, secrets: Iterable[str], limit: int) -> str:
+def server_text(raw: bytes | str, secrets: Iterable[str], max_chars: int) -> str:
     """Server content as safe display text: decoded, redacted, on one line, shortened."""
     # Only the start is shown; what redaction can shrink is kept in reach.
-    raw = raw[: 4 * limit + 4096]
+    raw = raw[: 4 * max_chars + 4096]
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     text = " ".join(redact(text, secrets).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "…"

@@ -66,7 +66,7 @@ class AiohttpTransport:
     async def send(self, request: Request) -> Response:
         """Send ``request``; return the whole answer, or raise :class:`TransportError`."""
         session = self._session or self._open_session()
-        limit = aiohttp.ClientTimeout(total=request.timeout)
+        timeout = aiohttp.ClientTimeout(total=request.timeout)
         # The cause is not chained: some aiohttp errors carry the request's headers,
         # and with them the token. The message is built inside `except`, raised outside.
         failure: TransportError
@@ -78,7 +78,7 @@ class AiohttpTransport:
                 data=request.body,
                 headers=request.headers,
                 allow_redirects=False,
-                timeout=limit,
+                timeout=timeout,
             ) as resp:
                 payload = await self._read(resp)
                 return Response(resp.status, headers=resp.headers, body=payload)
@@ -91,25 +91,25 @@ class AiohttpTransport:
         raise failure
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
-        limit = self._max_response_bytes
+        max_bytes = self._max_response_bytes
         # Content-Length counts what is on the wire; a compressed body grows when read.
         identity = resp.headers.get("Content-Encoding", "identity").lower() == "identity"
         length = resp.content_length
-        if length is not None and length > limit:
+        if length is not None and length > max_bytes:
             raise ResponseTooLargeError(
                 f"the response announces {length} bytes, more than "
-                f"max_response_bytes={limit}; refused without reading it"
+                f"max_response_bytes={max_bytes}; refused without reading it"
             )
         if length is not None and identity:
             return await resp.read()
-        # Length unknown or compressed: count the decoded bytes, stop one past the limit.
+        # Length unknown or compressed: count the decoded bytes, stop one past max_bytes.
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(256 * 1024):
             size += len(chunk)
-            if size > limit:
+            if size > max_bytes:
                 raise ResponseTooLargeError(
-                    f"the response is larger than max_response_bytes={limit}; refused"
+                    f"the response is larger than max_response_bytes={max_bytes}; refused"
                 )
             chunks.append(chunk)
         return b"".join(chunks)
