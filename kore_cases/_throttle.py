@@ -15,8 +15,6 @@ of successes. One-page calls (``interactive``) go before a pull's prefetches at 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol
 
@@ -112,18 +110,11 @@ class Throttle:
     AIMD allows in flight now (a float: each success adds a fraction of a request back).
     """
 
-    def __init__(
-        self,
-        concurrency: int,
-        limiter: AccountLimiter,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, concurrency: int, limiter: AccountLimiter) -> None:
         self.max_concurrency = concurrency
         self.allowed_concurrency: float = float(concurrency)
         self.active: int = 0
         self.limiter = limiter
-        self._clock = clock
         self._freed: anyio.Event | None = None
         self._interactive_waiting = 0
 

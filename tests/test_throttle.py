@@ -12,7 +12,7 @@ from kore_cases._throttle import Throttle, Turn
 
 def throttle_of(concurrency: int, rate_limit: RateLimit | None = None) -> Throttle:
     clock = FakeClock()
-    return Throttle(concurrency, RateLimiter(rate_limit, clock=clock), clock=clock)
+    return Throttle(concurrency, RateLimiter(rate_limit, clock=clock))
 
 
 _held: dict[Throttle, list[Turn]] = {}
@@ -156,7 +156,7 @@ async def test_a_turn_is_given_back_when_its_body_raises() -> None:
 async def test_a_429_turn_pauses_the_account_and_halves_once_per_pause() -> None:
     clock = FakeClock()
     limiter = RateLimiter(None, clock=clock)
-    throttle = Throttle(4, limiter, clock=clock)
+    throttle = Throttle(4, limiter)
     await take(throttle)
     await take(throttle)
     for turn in _held[throttle]:  # two requests in flight, answered 429
