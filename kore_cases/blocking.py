@@ -307,7 +307,7 @@ class CasesClient:
     ) -> PullIterator[CasesPage[Any]]:
         """Iterate over pages; see :meth:`kore_cases.CasesClient.iter_pages`."""
         return self._pull(
-            lambda: self._client._pages(
+            lambda: self._client._pulls.pages(
                 filter, model, ordered, start_page, dedupe, None, window, start_window
             )
         )

@@ -173,7 +173,7 @@ def test_without_opentelemetry_nothing_of_it_is_imported() -> None:
         loaded = [m for m in sys.modules if m.startswith("opentelemetry.")]
         assert not loaded, loaded
         assert "kore_cases._otel" not in sys.modules
-        assert client._shared.observer._telemetry is None
+        assert client._session.observer._telemetry is None
         """
     )
     subprocess.run([sys.executable, "-c", program], check=True, timeout=60)

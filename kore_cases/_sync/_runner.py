@@ -42,7 +42,7 @@ from ._report import Phase, SyncProgress, SyncSummary
 from ._state import Pending, SyncState, SyncStateError, load_state, save_state
 
 if TYPE_CHECKING:
-    from .._client import CasesClient
+    from .._client_pulls import PullMethods
     from .._pagination import PageIterator
     from ..models import CasesPage
 
@@ -80,7 +80,7 @@ class _Run:
 
     def __init__(
         self,
-        client: CasesClient,
+        client: PullMethods,
         dataset: Dataset,
         case_filter: CaseFilter,
         state: SyncState,
@@ -422,7 +422,7 @@ def _months_of(window: Range) -> Iterable[str]:
 
 
 async def run_sync(
-    client: CasesClient,
+    client: PullMethods,
     directory: str | Path,
     case_filter: CaseFilter | None = None,
     *,
@@ -454,7 +454,7 @@ async def run_sync(
 
 
 async def _update(
-    client: CasesClient,
+    client: PullMethods,
     dataset: Dataset,
     case_filter: CaseFilter,
     refresh_days: float,

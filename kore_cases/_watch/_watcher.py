@@ -37,7 +37,7 @@ from ._schedule import PollSchedule, set_budget
 from ._state_file import StateFile
 
 if TYPE_CHECKING:
-    from .._client import CasesClient
+    from .._client_pulls import PullMethods
 
 __all__ = ["CaseWatch", "WatchStats"]
 
@@ -80,7 +80,7 @@ class CaseWatch:
 
     def __init__(
         self,
-        client: CasesClient,
+        client: PullMethods,
         filter: CaseFilter | None,
         *,
         every: float,
