@@ -146,7 +146,7 @@ class RateLimiter:
             )
         self.rate_limit = rate_limit
         self.name = name
-        self.budget = Budget(rate_limit, assumed_window=assumed_window)
+        self.budget: Budget = Budget(rate_limit, assumed_window=assumed_window)
         self._clock = clock
         self._interactive: deque[object] = deque()
         self._bulk: deque[object] = deque()

@@ -105,6 +105,8 @@ def check_pull_arguments(
 
 
 class _Pausable(Protocol[T_co]):
+    """An async iterator whose consumer can say it left its ``async for``."""
+
     def __anext__(self) -> Awaitable[T_co]: ...
 
     def _pause(self) -> None: ...
@@ -420,7 +422,9 @@ class PageSource(Protocol[T]):
         """The consumer left its ``async for``: stop the fetches not answered yet."""
         ...
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Stop the pull: cancel the fetches still running and wait for them to end."""
+        ...
 
 
 class CaseIterator(Generic[T]):

@@ -98,8 +98,8 @@ class RateLimit:
         if store is not None:
             _check_store(store)
         self.windows: tuple[tuple[int, float], ...] = tuple(checked)
-        self.burst = burst
-        self.store = store
+        self.burst: int | None = burst
+        self.store: str | None = store
 
     def stored(self, store: str | None) -> RateLimit:
         """The same limit kept in ``store`` (a Redis or Valkey URL; ``None``: in process)."""
@@ -194,10 +194,10 @@ class Budget:
         self.rate = rate
         self._windows = [_Window(n, s) for n, s in (rate.windows if rate else ())]
         # The per-minute window a 429 speaks of: the shortest configured one.
-        self.window = min((w.seconds for w in self._windows), default=assumed_window)
+        self.window: float = min((w.seconds for w in self._windows), default=assumed_window)
         self._in_flight = 0
         self._due = -math.inf  # when the next paced request is due (its theoretical time)
-        self.pause_until = -math.inf
+        self.pause_until: float = -math.inf
         self._answered: deque[float] = deque()  # send times of answered requests, last window
         # This process's own requests over the 429's window; bounded only once learned.
         self._own = _Window(1, self.window)

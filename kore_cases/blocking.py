@@ -75,7 +75,9 @@ class _Pull(Protocol[Item]):
 
     def __anext__(self) -> Awaitable[Item]: ...
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Stop the pull and cancel the fetches still running."""
+        ...
 
 
 class _Loop:
