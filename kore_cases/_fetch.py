@@ -8,6 +8,12 @@ that says whether to retry and whether the whole client must pause (a 429). Retr
 failures (408, 429, 5xx, transport errors, a 200 whose body is not JSON) are retried with
 :class:`~kore_cases._retry.RetryPolicy` backoff; anything else becomes a typed error at
 once.
+
+Each error is built once, whole: :func:`_status_error` gets the note about a
+``Retry-After`` beyond ``max_retry_after`` with the rest, and a refused oversized body
+becomes :class:`~kore_cases.ResponseTooLargeError` here, with its page and path. What is
+learnt after an attempt's error was reported (the retries ran out, 429s were waited out
+for ``max_rate_limit_wait``) makes a new error through :func:`~kore_cases.errors.with_note`.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import anyio
 import msgspec
 
 from ._closing import Closer
-from ._http import AsyncTransport, Request, Response, TransportError
+from ._http import AsyncTransport, BodyTooLarge, Request, Response, TransportError
 from ._limiter import BudgetWaitTooLong
 from ._observe import NULL_OBSERVER, Observer
 from ._redact import server_text
@@ -49,6 +55,7 @@ from .errors import (
     ResponseTooLargeError,
     ResponseValidationError,
     ServerError,
+    with_note,
 )
 from .models import CasesPage
 
@@ -261,9 +268,9 @@ class PageFetcher:
             if not outcome.retryable:
                 raise outcome.error
             if counted >= attempts:
-                outcome.error.message += _gave_up(counted)
-                logger.warning("page %d failed after %d attempts: %s", page, counted, outcome.error)
-                raise outcome.error
+                error = with_note(outcome.error, _gave_up(counted))
+                logger.warning("page %d failed after %d attempts: %s", page, counted, error)
+                raise error
             delay = self.policy.delay(counted, outcome.retry_after)
             self.observer.retry(page, attempt, delay, outcome.error)
             logger.debug("page %d attempt %d: retrying in %.2f s", page, attempt, delay)
@@ -326,6 +333,8 @@ class PageFetcher:
                 self._url, headers={**self._headers, "auth": token}, body=body, timeout=self.timeout
             )
             response = await self._transport.send(request)
+        except BodyTooLarge as exc:  # refused unread: another attempt cannot cure it
+            raise ResponseTooLargeError(str(exc), path=self.path, page=page) from None
         except TransportError as exc:
             what = server_text(str(exc), [token], _MAX_SERVER_MESSAGE)
             elapsed = time.monotonic() - started
@@ -333,9 +342,6 @@ class PageFetcher:
             kind = APITimeoutError if exc.timeout else APIConnectionError
             failed = kind(f"page {page}: {what}", path=self.path, page=page)
             return _Failure(failed, retryable=exc.retryable)
-        except ResponseTooLargeError as exc:
-            exc.page, exc.path = page, self.path
-            raise
         logger.debug(
             "page %d attempt %d: HTTP %d in %.3f s",
             page,
@@ -356,18 +362,21 @@ class PageFetcher:
             snippet = server_text(response.body, [token], 80)
             return _Failure(self._connection_error(page, f"a body that is not JSON: {snippet!r}"))
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        # Not waited for (a 429's or a 503's), neither here nor by the client's next
+        # requests: the caller decides what to do about a long wait.
+        too_long = retry_after is not None and retry_after > self.policy.max_retry_after
+        note = (
+            f"; Retry-After {retry_after:g} s is beyond max_retry_after="
+            f"{self.policy.max_retry_after:g} s, so it was not waited for"
+            if too_long
+            else ""
+        )
         error = _status_error(
-            response, page=page, path=self.path, retry_after=retry_after, token=token
+            response, page=page, path=self.path, retry_after=retry_after, token=token, note=note
         )
         if response.status == 429:
             stats.rate_limited += 1
-        if retry_after is not None and retry_after > self.policy.max_retry_after:
-            # Not waited for (a 429's or a 503's), neither here nor by the client's next
-            # requests: the caller decides what to do about a long wait.
-            error.message += (
-                f"; Retry-After {retry_after:g} s is beyond max_retry_after="
-                f"{self.policy.max_retry_after:g} s, so it was not waited for"
-            )
+        if too_long:
             return _Failure(error, retry_after, retryable=False)
         if response.status != 429:
             return _Failure(error, retry_after, is_retryable_status(response.status))
@@ -432,12 +441,12 @@ class _Budget:
         # The 429 budget ran out (rather than max_rate_wait): say so on the last 429.
         by_429 = self.max_wait(max_rate_limit_wait) < self.allowed or math.isinf(self.allowed)
         if self.first_429 is not None and isinstance(last, RateLimitError) and by_429:
-            last.message += (
+            return with_note(
+                last,
                 f"; waited {time.monotonic() - self.first_429:.1f} s after 429s for "
                 f"{exc.describe}, which needed about {exc.needed:.1f} s more: beyond "
-                f"max_rate_limit_wait={max_rate_limit_wait:g} s"
+                f"max_rate_limit_wait={max_rate_limit_wait:g} s",
             )
-            return last
         return RateLimitError(
             f"page {page}: waited {exc.waited:.1f} s for the rate budget ({exc.describe}); "
             f"it needed about {exc.needed:.1f} s more, beyond max_rate_wait={self.allowed:g} s",
@@ -452,8 +461,9 @@ def _gave_up(attempts: int) -> str:
 
 
 def _status_error(
-    response: Response, *, page: int, path: str, retry_after: float | None, token: str
+    response: Response, *, page: int, path: str, retry_after: float | None, token: str, note: str
 ) -> APIStatusError:
+    """The typed error for an HTTP error answer; ``note`` ends its message."""
     status = response.status
     details = response_details(response.headers, response.body, [token])
     server_message = _server_message(response.body, details["errors"], token)
@@ -467,6 +477,7 @@ def _status_error(
         location = response.headers.get("Location", "?")
         where = server_text(location, [token], 120)
         text += f"; redirected to {where}, not followed: check the host"
+    text += note
     if status == 429:
         return RateLimitError(
             text,

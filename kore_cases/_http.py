@@ -19,6 +19,7 @@ import msgspec
 
 __all__ = [
     "AsyncTransport",
+    "BodyTooLarge",
     "Headers",
     "Request",
     "Response",
@@ -119,6 +120,16 @@ class TransportError(Exception):
         super().__init__(message)
         self.timeout = timeout
         self.retryable = retryable
+
+
+class BodyTooLarge(TransportError):
+    """The answer is larger than ``max_response_bytes`` and was refused without reading
+    it all: not retried; the client raises :class:`~kore_cases.ResponseTooLargeError`
+    with this message, naming the page and the path.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
 
 
 def check_transport(transport: object, *, ssl: object, trace_configs: object) -> None:

@@ -45,7 +45,7 @@ from ._page_reader import Fetched, PageReader, fetch, result_of
 from ._page_size import PageSizer
 from ._prefetch import PrefetchWindow
 from ._stats import PullStats
-from .errors import KoreCasesError, PaginationError
+from .errors import KoreCasesError, PaginationError, resume_at
 from .models import Case, CasesPage, page_decoder
 
 __all__ = ["CaseIterator", "PageIterator", "PageSource", "TaskOwner", "check_pull_arguments"]
@@ -237,7 +237,7 @@ class PageIterator(Generic[T]):
         try:
             page = await self._next_page()
         except KoreCasesError as exc:
-            exc.resume_page = self.resume_page
+            resume_at(exc, self.resume_page)
             self._abandon(exc)
             raise
         except BaseException as exc:  # StopAsyncIteration too: it only ends the clock

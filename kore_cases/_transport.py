@@ -4,8 +4,9 @@ Every failure to get a whole answer (DNS, refused, reset, a body cut short, the 
 timeout) becomes :class:`TransportError`; aiohttp raises both ``aiohttp.ClientError``
 and ``asyncio.TimeoutError`` for these, so both are caught. The caller retries it unless
 ``retryable`` is false: a name that does not resolve or a certificate that does not
-verify will not heal in seconds. Its message is the transport's own words; where they
-quote the server (a malformed status line) the raw bytes are left out.
+verify will not heal in seconds. A body larger than ``max_response_bytes`` is refused
+unread as :class:`BodyTooLarge` (never retried). Its message is the transport's own
+words; where they quote the server (a malformed status line) the raw bytes are left out.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from ._http import Request, Response, TransportError
-from .errors import ResponseTooLargeError
+from ._http import BodyTooLarge, Request, Response, TransportError
 
 __all__ = ["AiohttpTransport"]
 
@@ -96,7 +96,7 @@ class AiohttpTransport:
         identity = resp.headers.get("Content-Encoding", "identity").lower() == "identity"
         length = resp.content_length
         if length is not None and length > max_bytes:
-            raise ResponseTooLargeError(
+            raise BodyTooLarge(
                 f"the response announces {length} bytes, more than "
                 f"max_response_bytes={max_bytes}; refused without reading it"
             )
@@ -108,7 +108,7 @@ class AiohttpTransport:
         async for chunk in resp.content.iter_chunked(256 * 1024):
             size += len(chunk)
             if size > max_bytes:
-                raise ResponseTooLargeError(
+                raise BodyTooLarge(
                     f"the response is larger than max_response_bytes={max_bytes}; refused"
                 )
             chunks.append(chunk)

@@ -54,7 +54,7 @@ from ._pagination import PageIterator, TaskOwner, _Loop
 from ._stats import PullStats
 from ._window_plan import NominalWindow, WindowCursor, auto_width, first_auto_width
 from ._wire import ms_from_datetime, parse_kore_time
-from .errors import KoreCasesError
+from .errors import KoreCasesError, resume_at
 from .models import CasesPage, page_decoder
 
 __all__ = ["TimeWindow", "WindowSize", "WindowedPages", "check_window", "window_order"]
@@ -226,8 +226,7 @@ class WindowedPages(Generic[T]):
         try:
             return await self._next_page()
         except KoreCasesError as exc:
-            exc.resume_window = self.resume_window
-            exc.resume_page = self.resume_page if exc.resume_page is None else exc.resume_page
+            resume_at(exc, self.resume_page, self.resume_window)
             await self.aclose()
             raise
         except BaseException:

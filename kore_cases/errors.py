@@ -23,13 +23,21 @@ Errors raised while pulling many pages carry ``page`` (the page that failed) and
 A time-windowed pull's errors also carry ``resume_window`` (pass it as ``start_window=``).
 
 Messages never contain the client secret or a token.
+
+Each error is built once, with everything it says: its constructor gets the message,
+the page and the path. Two things are learnt only after an error exists, and each has
+one function here (internal, not in ``__all__``): :func:`with_note` makes a new error of
+the same class with text added to its message (a request that gave up after its
+retries, a 429 waited out too long), and :func:`resume_at` gives an error leaving a pull
+its ``resume_page`` and ``resume_window`` (as httpx's ``request_context`` attaches the
+request).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from ._windows import TimeWindow
@@ -76,12 +84,8 @@ class KoreCasesError(Exception):
 
     @property
     def message(self) -> str:
-        """The explanation, without the resume hint that ``str()`` adds."""
+        """The explanation, without the resume hint that ``str()`` adds (read-only)."""
         return str(self.args[0]) if self.args else ""
-
-    @message.setter
-    def message(self, value: str) -> None:
-        self.args: tuple[object, ...] = (value,)
 
     def __str__(self) -> str:
         text = self.message
@@ -256,3 +260,36 @@ class ClientClosedError(KoreCasesError):
     still waiting for an answer with this error, promptly, and calls made afterwards
     raise it at once. ``page`` is the page the call was fetching.
     """
+
+
+_E = TypeVar("_E", bound=KoreCasesError)
+
+
+def with_note(error: _E, note: str) -> _E:
+    """A new error of ``error``'s class whose message is ``error.message + note``.
+
+    Every other attribute (``page``, ``path``, ``status_code``, ``headers``, ``errors``,
+    ``request_id``, ``retry_after``, ``resume_page``...) is carried over as it is, so the
+    new error says all the old one did, and more. It has no traceback, cause or context
+    of its own: use it on an error not raised yet. The text added comes from the SDK,
+    not the server (server text is redacted when the first error is built).
+    """
+    kind = type(error)
+    told = kind.__new__(kind)
+    told.__dict__.update(vars(error))
+    Exception.__init__(told, error.message + note)
+    return told
+
+
+def resume_at(error: KoreCasesError, page: int, window: TimeWindow | None = None) -> None:
+    """Tell ``error``, as it leaves a pull, where a new pull continues.
+
+    The one place ``resume_page`` and ``resume_window`` are set; every pull iterator
+    calls it with its own position. The innermost iterator knows the page best: a page
+    already set is kept, and a time-windowed pull adds its ``window`` to the page its
+    window's iterator gave.
+    """
+    if error.resume_page is None:
+        error.resume_page = page
+    if window is not None:
+        error.resume_window = window
