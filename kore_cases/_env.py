@@ -15,13 +15,12 @@ unusable is an error naming it; an empty one counts as unset.
 from __future__ import annotations
 
 import logging
-import math
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._checks import seconds, whole_number
-from ._ratelimit import DEFAULT_RATE_LIMIT, RateLimit
+from ._ratelimit import DEFAULT_RATE_LIMIT, RateLimit, parse_rate_window
 from .auth import Auth, JwtAuth, StaticToken
 
 __all__ = ["client_arguments", "configure_logging"]
@@ -108,20 +107,12 @@ def _timeout(name: str, text: str) -> float:
 def _rate_limit(name: str, text: str) -> RateLimit | None:
     if text.lower() == "none":
         return None
-    windows: list[tuple[int, float]] = []
-    for part in text.split(","):
-        count, slash, span = part.strip().partition("/")
-        try:
-            window = (int(count), float(span))
-        except ValueError:
-            window = (0, math.nan)
-        if not slash or window[0] < 1 or not 0 < window[1] < math.inf:
-            raise ValueError(
-                f"{name} must be REQUESTS/SECONDS such as 60/60 (several windows separated "
-                f"by commas, or 'none'), not {text!r}"
-            )
-        windows.append(window)
-    return RateLimit(*windows)
+    try:
+        return RateLimit(*map(parse_rate_window, text.split(",")))
+    except ValueError as exc:
+        raise ValueError(
+            f"{name}={text!r}: {exc} (separate several windows with commas; 'none' for no limit)"
+        ) from None
 
 
 _OPTIONS: tuple[tuple[str, str, Callable[[str, str], Any]], ...] = (

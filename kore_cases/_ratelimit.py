@@ -29,6 +29,7 @@ import math
 from collections import deque
 from urllib.parse import urlsplit
 
+from ._checks import seconds as _seconds
 from ._checks import whole_number
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "KORE_WINDOW",
     "Budget",
     "RateLimit",
+    "parse_rate_window",
+    "rate_window",
     "redacted_url",
 ]
 
@@ -49,6 +52,45 @@ DEFAULT_BURST = 4
 """Requests that may go back to back while the window is that empty; then one per slot."""
 
 _STORE_SCHEMES = ("redis", "rediss", "unix", "valkey", "valkeys")
+
+
+def rate_window(window: object) -> tuple[int, float]:
+    """``window`` as ``(max_requests, seconds)``, or an error saying which part is wrong.
+
+    The one check of a window, for :class:`RateLimit`, the fake server's ``rate_limits``
+    and the command line: a whole number of requests >= 1 over a finite number of
+    seconds > 0 (an endless window would never free a slot, nor give a ``Retry-After``).
+
+    Raises:
+        TypeError: ``window`` is not a 2-tuple.
+        ValueError: a part of it is out of range.
+    """
+    if not isinstance(window, tuple) or len(window) != 2:
+        raise TypeError(
+            f"a rate window must be a (max_requests, seconds) tuple such as (60, 60.0), "
+            f"not {window!r}"
+        )
+    count, span = window
+    return (
+        whole_number("a rate window's max_requests", count, 1),
+        _seconds("a rate window's length", span),
+    )
+
+
+def parse_rate_window(text: str) -> tuple[int, float]:
+    """``"600/60"`` as ``(600, 60.0)``: a window as it is written, checked by :func:`rate_window`.
+
+    Raises:
+        ValueError: ``text`` is not ``REQUESTS/SECONDS``, or a number in it is out of range.
+    """
+    count, slash, span = text.strip().partition("/")
+    try:
+        window = (int(count), float(span))
+    except ValueError:
+        slash = ""
+    if not slash:
+        raise ValueError(f"a rate window must be REQUESTS/SECONDS such as 600/60, not {text!r}")
+    return rate_window(window)
 
 
 class RateLimit:
@@ -76,28 +118,14 @@ class RateLimit:
     ) -> None:
         if not windows:
             raise ValueError("RateLimit needs at least one (max_requests, seconds) window")
-        checked: list[tuple[int, float]] = []
-        for window in windows:
-            if not isinstance(window, tuple) or len(window) != 2:
-                raise TypeError(
-                    f"each window must be a (max_requests, seconds) tuple, not {window!r}"
-                )
-            count, seconds = window
-            whole_number("max_requests", count, 1)
-            if (
-                isinstance(seconds, bool)
-                or not isinstance(seconds, (int, float))
-                or not 0 < seconds < math.inf  # an endless window would stall for good
-            ):
-                raise ValueError(f"window seconds must be a finite number > 0, not {seconds!r}")
-            checked.append((count, float(seconds)))
+        checked = tuple(map(rate_window, windows))
         if burst is not None and (
             isinstance(burst, bool) or not isinstance(burst, int) or burst < 1
         ):
             raise ValueError(f"burst must be a whole number >= 1 or None, not {burst!r}")
         if store is not None:
             _check_store(store)
-        self.windows: tuple[tuple[int, float], ...] = tuple(checked)
+        self.windows: tuple[tuple[int, float], ...] = checked
         self.burst: int | None = burst
         self.store: str | None = store
 

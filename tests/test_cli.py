@@ -648,7 +648,7 @@ async def test_a_failed_export_to_stdout_says_what_was_written(
         (["count", "--host", "x.example", "--stream-id", "st", "--account-id", "a", "--jwt", "t"],
          "host must be a URL with its scheme"),
         (["serve", "--rate", "600"], "must be REQUESTS/SECONDS such as 600/60"),
-        (["count", "--rate-limit", "1/inf"], "must be REQUESTS/SECONDS such as 600/60"),
+        (["count", "--rate-limit", "1/inf"], "length must be a finite number of seconds > 0"),
         (["count", "--page-size", "0"], "--page-size: must be a whole number >= 1 or 'max'"),
         (["count", "--page-size", "2.5"], "whole number >= 1 or 'max', not '2.5'"),
         (["count", "--max-retries", "-1"], "--max-retries: must be a whole number >= 0, not '-1'"),

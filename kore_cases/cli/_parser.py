@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from .. import __version__
 from .._export import FORMATS
+from .._ratelimit import parse_rate_window
 from ._commands import cmd_count, cmd_serve
 from ._common import PROG
 from ._demo import cmd_demo
@@ -430,14 +431,8 @@ def _page_size(text: str) -> int | str:
 
 
 def _rate(text: str) -> tuple[int, float]:
-    count, slash, seconds = text.partition("/")
+    """``--rate`` and ``--rate-limit``: ``REQUESTS/SECONDS``, checked as the library checks it."""
     try:
-        parsed = (int(count), float(seconds))
-    except ValueError:
-        parsed = (0, 0.0)
-    # An infinite window would never free a slot: the pull (or the fake server) would hang.
-    if not slash or parsed[0] < 1 or not 0 < parsed[1] < math.inf:
-        raise argparse.ArgumentTypeError(
-            f"must be REQUESTS/SECONDS such as 600/60, not {text!r}"
-        ) from None
-    return parsed
+        return parse_rate_window(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

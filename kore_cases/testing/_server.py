@@ -20,6 +20,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import OctKey
 
+from .._ratelimit import rate_window
 from .._wire import GET_CASES_PATH
 from ._admin import add_admin_routes
 from ._data import Query, QueryError, parse_query
@@ -125,11 +126,7 @@ class _SlidingWindows:
     """Several "at most N requests per T seconds" windows, counted at arrival."""
 
     def __init__(self, limits: Sequence[tuple[int, float]]) -> None:
-        for max_requests, seconds in limits:
-            # An infinite window has no Retry-After to give (nor does NaN).
-            if max_requests < 1 or not 0 < seconds < math.inf:
-                raise ValueError(f"bad rate limit {(max_requests, seconds)!r}")
-        self._windows = [(n, s, deque[float]()) for n, s in limits]
+        self._windows = [(n, s, deque[float]()) for n, s in map(rate_window, limits)]
 
     def admit(self, now: float) -> int | None:
         """Take a slot in every window, or return the Retry-After seconds (nothing taken)."""
