@@ -9,7 +9,8 @@ budget across processes) and ``KORE_LOG`` (``debug`` or ``info``: the ``kore_cas
 logger writes to stderr at that level, as ``OPENAI_LOG`` does for openai).
 
 Options passed to ``from_env`` win over the variables. A variable that is set but
-unusable is an error naming it; an empty one counts as unset.
+unusable is an error naming it; an empty one counts as unset. :func:`auth_from` is the
+one mapping of the auth variables, the command line's too (its flags come first).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from ._checks import seconds, whole_number
 from ._ratelimit import DEFAULT_RATE_LIMIT, RateLimit, parse_rate_window
 from .auth import Auth, JwtAuth, StaticToken
 
-__all__ = ["client_arguments", "configure_logging"]
+__all__ = ["auth_from", "client_arguments", "configure_logging"]
+
+_AUTH_VARIABLES = ("KORE_CLIENT_ID", "KORE_CLIENT_SECRET", "KORE_JWT")
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO}
 _LOG_FORMAT = "[%(asctime)s %(name)s %(levelname)s] %(message)s"
@@ -49,7 +52,7 @@ def client_arguments(env: Mapping[str, str], given: Mapping[str, Any]) -> dict[s
             else:
                 missing.append(name)
     if "auth" not in arguments:
-        auth = _auth(env, missing)
+        auth = auth_from(env, missing)
         if auth is not None:
             arguments["auth"] = auth
     if missing:
@@ -68,16 +71,27 @@ def client_arguments(env: Mapping[str, str], given: Mapping[str, Any]) -> dict[s
     return arguments
 
 
-def _auth(env: Mapping[str, str], missing: list[str]) -> Auth | None:
-    client_id, secret = env.get("KORE_CLIENT_ID"), env.get("KORE_CLIENT_SECRET")
+def auth_from(
+    variables: Mapping[str, str | None],
+    missing: list[str],
+    name: Callable[[str], str] = str,
+) -> Auth | None:
+    """The auth that ``KORE_*`` ``variables`` name, or ``None`` with what to set in ``missing``.
+
+    ``KORE_CLIENT_ID`` + ``KORE_CLIENT_SECRET`` make a :class:`JwtAuth`; else ``KORE_JWT``
+    a :class:`StaticToken`. An empty value counts as unset. Of a half pair only the missing
+    half is named; ``name`` spells a variable in that note (the command line adds its flag).
+    """
+    client_id, secret, token = (variables.get(v) for v in _AUTH_VARIABLES)
     if client_id and secret:
         return JwtAuth(client_id, secret)
-    if env.get("KORE_JWT"):
-        return StaticToken(env["KORE_JWT"])
-    if client_id or secret:  # half of a pair: name only the half that is missing
-        missing.append("KORE_CLIENT_SECRET" if client_id else "KORE_CLIENT_ID")
+    if token:
+        return StaticToken(token)
+    if client_id or secret:
+        missing.append(name("KORE_CLIENT_SECRET" if client_id else "KORE_CLIENT_ID"))
     else:
-        missing.append("KORE_CLIENT_ID and KORE_CLIENT_SECRET (or KORE_JWT)")
+        ids, secrets, tokens = map(name, _AUTH_VARIABLES)
+        missing.append(f"{ids} and {secrets}, or {tokens}")
     return None
 
 

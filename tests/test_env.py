@@ -22,7 +22,11 @@ from kore_cases import (
     Retry,
     StaticToken,
 )
+from kore_cases._env import auth_from
 from kore_cases.cli import main
+from kore_cases.cli._common import UsageError
+from kore_cases.cli._flags import client as cli_client
+from kore_cases.cli._parser import build_parser
 from kore_cases.testing import FakeKoreServer
 
 BASE = {
@@ -83,6 +87,88 @@ def test_options_given_need_no_variable(env: pytest.MonkeyPatch) -> None:
         "st-1",
         "acct-1",
     )
+
+
+# -- which auth ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({"KORE_CLIENT_ID": "cs-1", "KORE_CLIENT_SECRET": SECRET}, JwtAuth),
+        ({"KORE_JWT": "eyJ.t"}, StaticToken),
+        # A whole pair wins over a token; a half pair yields to it.
+        ({"KORE_CLIENT_ID": "cs-1", "KORE_CLIENT_SECRET": SECRET, "KORE_JWT": "eyJ.t"}, JwtAuth),
+        ({"KORE_CLIENT_ID": "cs-1", "KORE_JWT": "eyJ.t"}, StaticToken),
+    ],
+)
+def test_auth_from_the_variables(variables: dict[str, str], expected: type[object]) -> None:
+    missing: list[str] = []
+    assert isinstance(auth_from(variables, missing), expected)
+    assert missing == []
+
+
+ANY_AUTH = "KORE_CLIENT_ID and KORE_CLIENT_SECRET, or KORE_JWT"
+
+
+@pytest.mark.parametrize(
+    ("variables", "named"),
+    [
+        ({}, ANY_AUTH),
+        ({"KORE_CLIENT_ID": "", "KORE_JWT": ""}, ANY_AUTH),  # empty counts as unset
+        ({"KORE_CLIENT_ID": "cs-1"}, "KORE_CLIENT_SECRET"),
+        ({"KORE_CLIENT_SECRET": SECRET}, "KORE_CLIENT_ID"),
+    ],
+)  # fmt: skip
+def test_auth_from_names_what_to_set(variables: dict[str, str], named: str) -> None:
+    missing: list[str] = []
+    assert auth_from(variables, missing) is None
+    assert missing == [named]
+    spelt: list[str] = []
+    auth_from(variables, spelt, name=lambda variable: f"${variable}")
+    assert spelt == [named.replace("KORE_", "$KORE_")]
+
+
+SECOND_HALF = "--client-secret (or KORE_CLIENT_SECRET)"
+EVERY_WAY = (
+    "--client-id (or KORE_CLIENT_ID) and --client-secret (or KORE_CLIENT_SECRET), "
+    "or --jwt (or KORE_JWT)"
+)
+
+
+@pytest.mark.parametrize(
+    ("flags", "variables", "expected"),
+    [
+        ([], {"KORE_CLIENT_ID": "cs-env", "KORE_CLIENT_SECRET": SECRET}, ("JwtAuth", "cs-env")),
+        ([], {"KORE_JWT": "eyJ.env"}, ("StaticToken", "eyJ.env")),
+        # A flag wins over every variable, even over a whole pair.
+        (["--jwt", "eyJ.flag"], {"KORE_CLIENT_ID": "cs-env", "KORE_CLIENT_SECRET": SECRET},
+         ("StaticToken", "eyJ.flag")),
+        # One half from a flag, the other from its variable; KORE_JWT does not fill in.
+        (["--client-id", "cs-flag"], {"KORE_CLIENT_SECRET": SECRET, "KORE_JWT": "eyJ.env"},
+         ("JwtAuth", "cs-flag")),
+        (["--client-id", "cs-flag"], {"KORE_JWT": "eyJ.env"}, SECOND_HALF),
+        ([], {"KORE_CLIENT_SECRET": SECRET}, "--client-id (or KORE_CLIENT_ID)"),
+        ([], {}, EVERY_WAY),
+    ],
+)  # fmt: skip
+def test_the_command_line_takes_auth_from_flags_then_variables(
+    env: pytest.MonkeyPatch,
+    flags: list[str],
+    variables: dict[str, str],
+    expected: str | tuple[str, str],
+) -> None:
+    for name, value in {**BASE, **variables}.items():
+        env.setenv(name, value)
+    args = build_parser().parse_args(["count", *flags])
+    if isinstance(expected, str):
+        with pytest.raises(UsageError) as info:
+            cli_client(args)
+        assert str(info.value) == f"missing connection settings: {expected}"
+        return
+    auth = cli_client(args).auth
+    identity = auth.client_id if isinstance(auth, JwtAuth) else auth.token()
+    assert (type(auth).__name__, identity) == expected
 
 
 # -- options from the environment --------------------------------------------------------

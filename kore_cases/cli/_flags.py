@@ -1,6 +1,7 @@
 """The SDK objects the flags ask for: a :class:`CaseFilter` and a :class:`CasesClient`.
 
-Each connection flag defaults to its ``KORE_*`` environment variable. The library's
+Each connection flag defaults to its ``KORE_*`` environment variable; the auth those
+variables name is chosen by the library's own rule (``_env.auth_from``). The library's
 complaints about a value become usage errors that name the flag, not the field.
 """
 
@@ -9,9 +10,11 @@ from __future__ import annotations
 import argparse
 import os
 import re
+from collections.abc import Mapping
 
 # The public API only, as a user's program would import it.
-from .. import Auth, CaseFilter, CasesClient, EnvOptions, JwtAuth, RateLimit, StaticToken
+from .. import Auth, CaseFilter, CasesClient, EnvOptions, RateLimit
+from .._env import auth_from
 from ._common import KORE_RATE_LIMITS, UsageError
 
 __all__ = ["case_filter", "client"]
@@ -75,11 +78,11 @@ def client(
     stream_id = args.stream_id or env.get("KORE_STREAM_ID")
     account_id = args.account_id or env.get("KORE_ACCOUNT_ID")
     missing = [
-        f"{flag} (or {var})"
-        for flag, var, value in (
-            ("--host", "KORE_HOST", host),
-            ("--stream-id", "KORE_STREAM_ID", stream_id),
-            ("--account-id", "KORE_ACCOUNT_ID", account_id),
+        _flag_or_variable(variable)
+        for variable, value in (
+            ("KORE_HOST", host),
+            ("KORE_STREAM_ID", stream_id),
+            ("KORE_ACCOUNT_ID", account_id),
         )
         if not value
     ]
@@ -119,27 +122,25 @@ def _rate_limit(args: argparse.Namespace) -> RateLimit | None:
 
 
 def _auth(args: argparse.Namespace, missing: list[str]) -> Auth | None:
-    """Flags first, then the environment: --jwt, --client-id/--client-secret, KORE_*."""
+    """Flags first, then the environment: --jwt, --client-id/--client-secret, KORE_*.
+
+    A flag of the id/secret pair takes the other half from its variable, never KORE_JWT.
+    """
     env = os.environ
+    variables: Mapping[str, str | None] = env
+    if args.jwt:
+        variables = {"KORE_JWT": args.jwt}
+    elif args.client_id or args.client_secret:
+        variables = {
+            "KORE_CLIENT_ID": args.client_id or env.get("KORE_CLIENT_ID"),
+            "KORE_CLIENT_SECRET": args.client_secret or env.get("KORE_CLIENT_SECRET"),
+        }
     try:
-        if args.jwt:
-            return StaticToken(args.jwt)
-        if args.client_id or args.client_secret:
-            client_id = args.client_id or env.get("KORE_CLIENT_ID")
-            secret = args.client_secret or env.get("KORE_CLIENT_SECRET")
-            if not client_id:
-                missing.append("--client-id (or KORE_CLIENT_ID)")
-            if not secret:
-                missing.append("--client-secret (or KORE_CLIENT_SECRET)")
-            return JwtAuth(client_id, secret) if client_id and secret else None
-        if env.get("KORE_CLIENT_ID") and env.get("KORE_CLIENT_SECRET"):
-            return JwtAuth(env["KORE_CLIENT_ID"], env["KORE_CLIENT_SECRET"])
-        if env.get("KORE_JWT"):
-            return StaticToken(env["KORE_JWT"])
+        return auth_from(variables, missing, _flag_or_variable)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    missing.append(
-        "--client-id and --client-secret (or KORE_CLIENT_ID and KORE_CLIENT_SECRET), "
-        "or --jwt (or KORE_JWT)"
-    )
-    return None
+
+
+def _flag_or_variable(variable: str) -> str:
+    """``KORE_CLIENT_ID`` -> ``--client-id (or KORE_CLIENT_ID)``."""
+    return f"--{variable.removeprefix('KORE_').lower().replace('_', '-')} (or {variable})"
