@@ -163,6 +163,11 @@ class PullIterator(Generic[Item]):
         except StopAsyncIteration:
             self._portal = None  # the async pull has ended and cleaned up
             raise StopIteration from None
+        except (KeyboardInterrupt, SystemExit):
+            # Ctrl-C may land after the loop handed out the next item but before this
+            # thread took it: that item is lost, so the pull must not go on past it.
+            self.close()
+            raise
 
     async def _next(self) -> Item:
         return await self._pull.__anext__()

@@ -7,8 +7,11 @@ in Jupyter) while the server keeps answering.
 
 from __future__ import annotations
 
+import _thread
 import asyncio
+import contextlib
 import inspect
+import signal
 import subprocess
 import sys
 import textwrap
@@ -17,6 +20,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pyarrow.dataset as pads
@@ -24,7 +28,7 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from kore_cases import CasesClient as AsyncCasesClient
-from kore_cases import ServerError, blocking
+from kore_cases import ServerError, _blocking_loop, blocking
 from kore_cases.testing import FakeKoreServer
 
 
@@ -211,3 +215,128 @@ def test_a_plain_function_syncs_a_dataset(server_portal: BlockingPortal, tmp_pat
         assert sorted(ids.column("id").to_pylist()) == sorted(server.case_ids())
         assert (summary.new, summary.total) == (300, 300)
         assert c.sync(tmp_path).unchanged > 0
+
+
+def test_ctrl_c_in_the_loop_body_leaves_nothing_behind_and_the_client_usable(
+    server_portal: BlockingPortal,
+) -> None:
+    threads = set(threading.enumerate())
+    with run_server(server_portal, cases=300, latency=0.05) as server:
+        with client_of(server, page_size=10, concurrency=4) as client:
+            with pytest.raises(KeyboardInterrupt):
+                for _case in client.iter_cases():
+                    raise KeyboardInterrupt
+            assert kore_tasks(client) == []  # the prefetches were cancelled
+            settle(server)
+            assert [case.id for case in client.iter_cases()] == server.case_ids()
+            assert client.count() == 300
+        # Ctrl-C out of the `with` block: closing still cancels the pull and ends the loop.
+        client = client_of(server, page_size=10, concurrency=4)
+        with pytest.raises(KeyboardInterrupt), client:
+            for _case in client.iter_cases():
+                raise KeyboardInterrupt
+        assert client._loop.closed
+        settle(server)
+        assert server.stats.in_flight == 0
+    assert set(threading.enumerate()) == threads
+
+
+def in_wait(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside ``_blocking_loop.wait``: a call waiting on the loop."""
+    while frame is not None:
+        if frame.f_code is _blocking_loop.wait.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+@contextlib.contextmanager
+def ctrl_c(*, when_blocked: bool) -> Iterator[None]:
+    """Ctrl-C in the main thread, raised only while a call of the client waits there.
+
+    The SIGINT handler raises ``KeyboardInterrupt`` as Python's own does, but only inside
+    ``_blocking_loop.wait``, so a signal landing late cannot stop pytest itself. With
+    ``when_blocked``, SIGINT is sent as a terminal sends it once the main thread blocks on
+    the loop's answer: only a real signal wakes a thread blocked on a lock
+    (``_thread.interrupt_main`` would wait for the answer to arrive).
+    """
+    main = threading.main_thread()
+    assert threading.current_thread() is main
+    ident = main.ident
+    assert ident is not None
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        if in_wait(frame):
+            raise KeyboardInterrupt
+
+    def blocked() -> bool:
+        frame = sys._current_frames().get(ident)
+        return frame is not None and frame.f_code.co_name == "wait" and in_wait(frame)
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while not blocked():
+            if time.monotonic() > deadline:
+                return  # never blocked: the test fails on its own
+            time.sleep(0.01)
+        time.sleep(0.2)  # from Condition.wait into the lock's wait, which the signal breaks
+        signal.pthread_kill(ident, signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    watcher = threading.Thread(target=watch, name="ctrl-c")
+    if when_blocked:
+        watcher.start()
+    try:
+        yield
+    finally:
+        if when_blocked:
+            watcher.join()
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs POSIX signals")
+def test_ctrl_c_while_waiting_for_a_page_ends_the_pull(server_portal: BlockingPortal) -> None:
+    threads = set(threading.enumerate())
+    with run_server(server_portal, cases=100, latency=2.0) as server:
+        with client_of(server, page_size=10, concurrency=4) as client:
+            cases = client.iter_cases()
+            with ctrl_c(when_blocked=True), pytest.raises(KeyboardInterrupt):
+                next(cases)
+            assert cases.stats.cases == 0  # interrupted while page 1 was on its way
+            assert kore_tasks(client) == []  # the pull ended with the interrupt
+            assert list(cases) == []
+            assert cases.resume_page == 1
+            with ctrl_c(when_blocked=True), pytest.raises(KeyboardInterrupt):
+                client.count()
+            assert kore_tasks(client) == []
+            # The client still works: the same loop, the same session.
+            assert [c.id for c in client.iter_cases(max_items=15)] == server.case_ids()[:15]
+        settle(server)
+        assert server.stats.in_flight == 0
+    assert set(threading.enumerate()) == threads
+
+
+def test_ctrl_c_as_a_case_arrives_ends_the_pull_instead_of_skipping_the_case(
+    server_portal: BlockingPortal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C can land after the loop handed out the next case but before the main
+    # thread took it: that case is lost, so the pull must not go on past it.
+    with run_server(server_portal, cases=30) as server, client_of(server, page_size=10) as client:
+        cases = client.iter_cases()
+        assert next(cases).id == server.case_ids()[0]
+        take, interrupts = cases._next, ["Ctrl-C"]
+
+        async def take_then_ctrl_c() -> Any:
+            case = await take()
+            if interrupts:  # only once: a second one would stop pytest itself
+                interrupts.pop()
+                _thread.interrupt_main()  # pending in the main thread until it runs Python
+            return case
+
+        monkeypatch.setattr(cases, "_next", take_then_ctrl_c)
+        with ctrl_c(when_blocked=False), pytest.raises(KeyboardInterrupt):
+            next(cases)
+        assert list(cases) == []
+        assert kore_tasks(client) == []
+        rest = [case.id for case in client.iter_cases(start_page=cases.resume_page)]
+        assert rest == server.case_ids()  # case 2 was never seen: page 1 again
