@@ -1,9 +1,13 @@
 """Reading the pages of one pull: the request for a page, its fetch, its decoding.
 
+The words: to *fetch* a page is to send its request, with retries, until an answer is
+usable (:meth:`PageFetcher.fetch`); to *read* one is to fetch it and decode it now; to
+*prefetch* one is to fetch it in a task ahead of the consumer and keep it as bytes.
+
 :class:`PageReader` knows the pull's filter, model and page size; the page iterator
 decides *which* pages to read and when. Prefetched pages are kept as bytes
-(:class:`Fetched`) and decoded when the consumer reaches them; a body that is still
-malformed then is fetched again within the page's retry budget.
+(:class:`Prefetched`) and decoded when the consumer reaches them; a body that is still
+malformed then is read again within the page's retry budget.
 """
 
 from __future__ import annotations
@@ -19,37 +23,37 @@ from ._stats import PullStats
 from .errors import ClientClosedError, PaginationError
 from .models import CasesPage, page_decoder
 
-__all__ = ["Fetched", "PageReader", "fetch", "result_of"]
+__all__ = ["PageReader", "Prefetched", "prefetch", "result_of"]
 
 T = TypeVar("T")
 
 
 @dataclass
-class Fetched:
-    """A page's answer as bytes, and the attempts it took."""
+class Prefetched:
+    """A prefetched page's answer as bytes, and the attempts it took."""
 
     page: int
     body: bytes
     attempts: int
 
 
-async def _fetch(fetcher: PageFetcher, body: bytes, page: int, stats: PullStats) -> Fetched:
-    """Fetch one page and keep it as bytes (the fetcher has checked that it looks like JSON)."""
+async def prefetch(fetcher: PageFetcher, body: bytes, page: int, stats: PullStats) -> Prefetched:
+    """Fetch one page and keep it as bytes (the fetcher has checked that it looks like JSON).
+
+    A pull runs each as a task; tests find those tasks by this coroutine's name.
+    """
     data, attempts = await fetcher.fetch(body, page=page, stats=stats, parse=_as_is)
-    return Fetched(page, data, attempts)
-
-
-fetch = _fetch  # tests find a pull's fetch tasks by this coroutine's name, "_fetch"
+    return Prefetched(page, data, attempts)
 
 
 def _as_is(data: bytes) -> bytes:
     return data
 
 
-async def result_of(task: asyncio.Task[Fetched], page: int) -> Fetched:
+async def result_of(task: asyncio.Task[Prefetched], page: int) -> Prefetched:
     """The outcome of a prefetch, without forwarding the consumer's cancellation to it."""
     # asyncio.wait() rather than `await task`: if the consumer is cancelled while
-    # waiting, the cancellation must not be forwarded into the fetch task, which the
+    # waiting, the cancellation must not be forwarded into the prefetch task, which the
     # iterator cancels anyway. A page that is already there needs no wait.
     if not task.done():
         await asyncio.wait((task,))
@@ -64,7 +68,7 @@ async def result_of(task: asyncio.Task[Fetched], page: int) -> Fetched:
 
 
 class PageReader(Generic[T]):
-    """Builds, fetches and decodes the pages of one pull."""
+    """Builds, reads and decodes the pages of one pull."""
 
     def __init__(
         self,
@@ -86,7 +90,7 @@ class PageReader(Generic[T]):
         return self.fetcher.request_body(self.filter_body, page, limit)
 
     async def first(self, page: int) -> CasesPage[T]:
-        """Fetch the start page: its answer plans the pull (and its ``limit`` is usable)."""
+        """Read the start page: its answer plans the pull (and its ``limit`` is usable)."""
         answer = await self._sizer.first(lambda size: self._first(page, size), self._stats)
         return _usable_limit(answer)
 
@@ -94,14 +98,14 @@ class PageReader(Generic[T]):
         if self.fetcher.paging == "skip" and page > 1:
             # skip counts cases, and resume_page counts pages of the server's limit,
             # which may be smaller than page_size (a clamp): learn the limit first.
-            probe = _usable_limit(await self._fetch_now(page, size, check_page=False))
+            probe = _usable_limit(await self._read(page, size, check_page=False))
             if probe.limit == size:
                 check_page_number(probe, page)
                 return probe
-            return await self._fetch_now(page, probe.limit)
-        return await self._fetch_now(page, size)
+            return await self._read(page, probe.limit)
+        return await self._read(page, size)
 
-    async def _fetch_now(
+    async def _read(
         self, page: int, limit: int, *, check_page: bool = True, attempts_used: int = 0
     ) -> CasesPage[T]:
         result, _attempts = await self.fetcher.fetch(
@@ -113,15 +117,15 @@ class PageReader(Generic[T]):
         )
         return result
 
-    async def decode(self, fetched: Fetched, limit: int) -> CasesPage[T]:
-        """Decode a prefetched page; a body still malformed is fetched again (retry budget)."""
-        page = fetched.page
+    async def decode(self, prefetched: Prefetched, limit: int) -> CasesPage[T]:
+        """Decode a prefetched page; a body still malformed is read again (retry budget)."""
+        page = prefetched.page
         try:
-            return self._decode(page, fetched.body)
+            return self._decode(page, prefetched.body)
         except Unreadable as exc:
-            if fetched.attempts >= 1 + self.fetcher.policy.max_retries:
-                raise self.fetcher.unreadable_error(page, exc, fetched.attempts) from None
-        return await self._fetch_now(page, limit, attempts_used=fetched.attempts)
+            if prefetched.attempts >= 1 + self.fetcher.policy.max_retries:
+                raise self.fetcher.unreadable_error(page, exc, prefetched.attempts) from None
+        return await self._read(page, limit, attempts_used=prefetched.attempts)
 
     def _decode(self, page: int, body: bytes, *, check_page: bool = True) -> CasesPage[T]:
         result: CasesPage[T] = decode_page(

@@ -2,9 +2,9 @@
 
 How a pull runs:
 
-1. The first page (``start_page``) is fetched alone: its ``limit`` and ``totalResults``
+1. The first page (``start_page``) is read alone: its ``limit`` and ``totalResults``
    plan what follows (a server may clamp ``limit``; ``totalPages`` is not trusted).
-2. The next pages are fetched by tasks this iterator owns, at most ``window`` of them
+2. The next pages are prefetched by tasks this iterator owns, at most ``window`` of them
    beyond what the consumer has taken (:class:`~kore_cases._prefetch.PrefetchWindow`).
    Each task keeps its page as *bytes*: bytes are several times smaller than the
    objects they decode to, and decoding on arrival would make the reorder buffer cost
@@ -19,7 +19,7 @@ How a pull runs:
    announced; a shortfall is logged as a WARNING and kept in ``stats.shortfall``.
 
 This module only wires those two pure parts to the
-:class:`~kore_cases._page_reader.PageReader`, which builds, fetches and decodes pages.
+:class:`~kore_cases._page_reader.PageReader`, which builds, reads and decodes pages.
 The iterators are classes, not async generators, and never ``yield`` inside a task
 group or cancel scope. Leaving early (``aclose()``, leaving ``async with``, an
 exception, cancellation, closing the client) cancels the fetches still running;
@@ -41,7 +41,7 @@ from ._case_ids import CaseKeys, SeenIds
 from ._checks import whole_number
 from ._continuity import ContinuityTracker, PageFacts, Rewind
 from ._fetch import PageFetcher
-from ._page_reader import Fetched, PageReader, fetch, result_of
+from ._page_reader import PageReader, Prefetched, prefetch, result_of
 from ._page_size import PageSizer
 from ._prefetch import PrefetchWindow
 from ._stats import PullStats
@@ -58,7 +58,7 @@ R = TypeVar("R")
 
 
 class TaskOwner:
-    """Keeps the fetch tasks of one client so that closing the client can cancel them."""
+    """Keeps the prefetch tasks of one client so that closing the client can cancel them."""
 
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -168,7 +168,7 @@ class PageIterator(Generic[T]):
         # A windowed pull hands every window's iterator the same counters.
         self.stats: PullStats = PullStats() if stats is None else stats
         self._reader: PageReader[T] = PageReader(fetcher, filter_body, model, page_size, self.stats)
-        self._window: PrefetchWindow[asyncio.Task[Fetched], CasesPage[T]] = PrefetchWindow(
+        self._window: PrefetchWindow[asyncio.Task[Prefetched], CasesPage[T]] = PrefetchWindow(
             window, start_page + 1
         )
         self._tracker: ContinuityTracker | None = None  # from the first page on
@@ -281,12 +281,12 @@ class PageIterator(Generic[T]):
             self._exhausted = True
             _report_shortfall(self._tracker, self._handed_out, self.stats)
             return
-        fetched = await result_of(window.in_flight[page_no], page_no)
+        prefetched = await result_of(window.in_flight[page_no], page_no)
         window.in_flight.pop(page_no, None)
-        self._accept(await self._reader.decode(fetched, self._tracker.served_page_size))
+        self._accept(await self._reader.decode(prefetched, self._tracker.served_page_size))
 
     def _fill(self) -> None:
-        """Schedule fetches while the window has room and pages are worth fetching."""
+        """Schedule prefetches while the window has room and pages are worth fetching."""
         tracker = self._tracker
         if tracker is None or self._closed:
             return
@@ -297,16 +297,16 @@ class PageIterator(Generic[T]):
             known = self._handed_out + sum(len(p.results) for p in window.ready_items())
             remaining = self._max_items - known - tracker.served_page_size * len(window.in_flight)
             budget = max(0, math.ceil(remaining / tracker.served_page_size))
-        self._window.schedule(tracker.last_page, self._spawn_fetch, budget)
+        self._window.schedule(tracker.last_page, self._spawn_prefetch, budget)
 
-    def _spawn_fetch(self, page: int, again: bool) -> asyncio.Task[Fetched]:
+    def _spawn_prefetch(self, page: int, again: bool) -> asyncio.Task[Prefetched]:
         if again:
             self.stats.pages_reread += 1
         assert self._tracker is not None
         body = self._reader.body(page, self._tracker.served_page_size)
         # The task must not hold on to `self`: an iterator dropped by `break` has to be
         # collected (its __del__ cancels the fetches) while its fetches still run.
-        return self._owner.spawn(fetch(self._reader.fetcher, body, page, self.stats))
+        return self._owner.spawn(prefetch(self._reader.fetcher, body, page, self.stats))
 
     async def _first_done(self) -> int | None:
         """Wait until any fetch has finished and return its page number."""

@@ -362,7 +362,7 @@ def _other_tasks() -> list[asyncio.Task[Any]]:
     return [
         t
         for t in asyncio.all_tasks()
-        if not t.done() and getattr(t.get_coro(), "__qualname__", "") == "_fetch"
+        if not t.done() and getattr(t.get_coro(), "__qualname__", "") == "prefetch"
     ]
 
 

@@ -17,13 +17,13 @@ from kore_cases import RateLimit, ServerError
 from kore_cases.testing import FakeKoreServer
 
 
-def fetch_tasks() -> list[asyncio.Task[Any]]:
+def prefetch_tasks() -> list[asyncio.Task[Any]]:
     """The page fetches of kore_cases still running."""
     return [
         t
         for t in asyncio.all_tasks()
         if not t.done()
-        and getattr(t.get_coro(), "__qualname__", "") == "_fetch"
+        and getattr(t.get_coro(), "__qualname__", "") == "prefetch"
         and "kore_cases" in getattr(getattr(t.get_coro(), "cr_code", None), "co_filename", "")
     ]
 
@@ -66,7 +66,7 @@ class TestLeavingALoop:
             with pytest.raises(asyncio.CancelledError):
                 await consumer
             await asyncio.sleep(0.05)
-            assert fetch_tasks() == [], "re-read fetches still run after the pull was cancelled"
+            assert prefetch_tasks() == [], "re-read fetches still run after the pull was cancelled"
             assert srv.stats.in_flight == 0
 
     async def test_a_failed_reread_page_cancels_the_other_reread_fetches(self) -> None:
@@ -85,7 +85,7 @@ class TestLeavingALoop:
                 await consumer
             assert caught.value.page == 1
             await asyncio.sleep(0.05)
-            assert fetch_tasks() == [], "the stalled re-read of page 2 was left running"
+            assert prefetch_tasks() == [], "the stalled re-read of page 2 was left running"
             assert srv.stats.in_flight == 0
 
 
