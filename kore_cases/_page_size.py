@@ -86,26 +86,26 @@ class PageSizer:
             return int(self.requested)
         return self.learned if self.learned is not None else self.max_page_size
 
-    async def first(self, fetch: Callable[[int], Awaitable[P]], stats: PullStats) -> P:
-        """``fetch(limit)`` with the size to ask; for ``"max"``, learn from (or probe) it.
+    async def first(self, read: Callable[[int], Awaitable[P]], stats: PullStats) -> P:
+        """``read(limit)`` with the size to ask; for ``"max"``, learn from (or probe) it.
 
-        ``fetch`` sends one page request of ``limit`` cases and returns the decoded answer;
+        ``read`` sends one page request of ``limit`` cases and returns the decoded answer;
         its :class:`BadRequestError` starts the probing described in the module docstring.
         """
         if self.requested != "max" or self.learned is not None:
-            return await fetch(self.size)
+            return await read(self.size)
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:  # one probe per client, however many pulls start at once
             if self.learned is not None:
-                return await fetch(self.learned)
-            return await self._probe(fetch, stats)
+                return await read(self.learned)
+            return await self._probe(read, stats)
 
-    async def _probe(self, fetch: Callable[[int], Awaitable[P]], stats: PullStats) -> P:
+    async def _probe(self, read: Callable[[int], Awaitable[P]], stats: PullStats) -> P:
         size = self.max_page_size
         while True:
             try:
-                answer = await fetch(size)
+                answer = await read(size)
             except BadRequestError as exc:
                 smaller = next_probe_size(size, exc.server_message)
                 if smaller is None:

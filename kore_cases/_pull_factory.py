@@ -48,7 +48,7 @@ class PullFactory:
         decoder = page_decoder(model)
         path = self.settings.path
 
-        async def fetch(size: int) -> CasesPage[Any]:
+        async def read(size: int) -> CasesPage[Any]:
             result, _attempts = await fetcher.fetch(
                 fetcher.request_body(body, page, size),
                 page=page,
@@ -58,7 +58,7 @@ class PullFactory:
             )
             return result
 
-        return await sizer.first(fetch, PullStats())
+        return await sizer.first(read, PullStats())
 
     def pages(
         self,

@@ -39,7 +39,7 @@ class Listing:
         self.asked: list[tuple[int, str | None]] = []
         self.before_request: list[callable] = []  # type: ignore[valid-type]
 
-    async def fetch(self, query: CaseFilter, page: int, size: int | None) -> CasesPage[Case]:
+    async def read_page(self, query: CaseFilter, page: int, size: int | None) -> CasesPage[Case]:
         if self.before_request:
             self.before_request.pop(0)()
         body = query.to_body()
@@ -84,7 +84,7 @@ def state(high_water_ms: int, known: list[Case], overlap_ms: int = 5) -> NewStat
 async def test_idle_poll_is_one_request_even_when_the_boundary_spans_pages() -> None:
     known = [case(n) for n in range(100, 108)]  # 8 cases inside the overlap, 3 a page
     listing = Listing(known)
-    found, requests = await poll_new(listing.fetch, CaseFilter(), state(107, known, 10))
+    found, requests = await poll_new(listing.read_page, CaseFilter(), state(107, known, 10))
     assert (found, requests) == ([], 1)
 
 
@@ -92,7 +92,7 @@ async def test_new_cases_are_read_as_far_as_they_go_oldest_first() -> None:
     known = [case(n) for n in range(100, 103)]
     new = [case(n) for n in range(103, 110)]  # 7 new, 3 a page
     listing = Listing(known + new)
-    found, requests = await poll_new(listing.fetch, CaseFilter(), state(102, known))
+    found, requests = await poll_new(listing.read_page, CaseFilter(), state(102, known))
     assert [c.id for c in found] == [c.id for c in new]
     assert requests == 3  # ceil(7/3)
     assert listing.asked[0][1] == "2025-06-01T00:00:00.097Z"  # high water - overlap
@@ -104,7 +104,7 @@ async def test_cases_leaving_mid_poll_make_the_poll_step_back() -> None:
     listing = Listing(known + new)
     # After page 1 is read, the three newest cases are deleted: everything moves up a page.
     listing.before_request = [lambda: None, lambda: _drop(listing, 3)]
-    found, requests = await poll_new(listing.fetch, CaseFilter(), state(101, known))
+    found, requests = await poll_new(listing.read_page, CaseFilter(), state(101, known))
     assert {c.id for c in new} <= {c.id for c in found}  # the deleted ones were seen first
     assert [page for page, _ in listing.asked] == [1, 2, 1, 2, 3]
     assert requests == 5
@@ -121,7 +121,7 @@ async def test_a_late_case_inside_the_overlap_is_new_and_an_old_one_is_not() -> 
     too_old = case(90, ms=90)  # older than the window: a server ignoring startDate
     listing = Listing([*known, late, too_old])
     s = state(105, known, overlap_ms=5)
-    found, _ = await poll_new(listing.fetch, CaseFilter(), s)
+    found, _ = await poll_new(listing.read_page, CaseFilter(), s)
     assert [c.id for c in found] == ["c103"]
 
 
@@ -208,7 +208,7 @@ async def test_known_cases_gone_from_the_window_cannot_hide_new_ones() -> None:
     known = [case(n) for n in range(100, 108)]
     new = [case(n) for n in range(108, 113)]  # 5 new, 3 a page
     listing = Listing([*known[2:], *new])  # 2 known cases deleted (or resolved away)
-    found, requests = await poll_new(listing.fetch, CaseFilter(), state(107, known, 10))
+    found, requests = await poll_new(listing.read_page, CaseFilter(), state(107, known, 10))
     assert [c.id for c in found] == [c.id for c in new]
     assert requests == 2  # ceil(5/3): reads on while a page ends on a new case
 
@@ -217,7 +217,7 @@ async def test_a_custom_sort_reads_the_whole_window() -> None:
     known = [case(n) for n in range(100, 108)]
     listing = Listing(known)
     found, requests = await poll_new(
-        listing.fetch, CaseFilter(sort_by="priority"), state(107, known, 10)
+        listing.read_page, CaseFilter(sort_by="priority"), state(107, known, 10)
     )
     assert (found, requests) == ([], 3)  # no order to rely on: every page of the window
 
@@ -225,7 +225,7 @@ async def test_a_custom_sort_reads_the_whole_window() -> None:
 async def test_priming_finds_the_newest_case_when_the_listing_is_oldest_first() -> None:
     listing = Listing([case(n) for n in range(100, 110)], oldest_first=True)
     s = NewState(WatchCursor("new", "k", primed=False), timedelta(milliseconds=2))
-    requests = await prime_new(listing.fetch, CaseFilter(sort_by={"createdDate": "asc"}), s)
+    requests = await prime_new(listing.read_page, CaseFilter(sort_by={"createdDate": "asc"}), s)
     assert s.high_water == T0 + timedelta(milliseconds=109)
     assert sorted(s.boundary) == ["c107", "c108", "c109"]
     assert requests == 3  # page 1, then back from the last page while within the overlap
@@ -241,7 +241,7 @@ async def test_a_poll_that_fails_part_way_goes_on_from_the_failed_page() -> None
         attempts["n"] += 1
         if attempts["n"] == 3:  # page 3 of the first attempt fails (a 429, say)
             raise OSError("connection reset")
-        return await listing.fetch(query, page, size)
+        return await listing.read_page(query, page, size)
 
     s = state(101, known)
     poll = start_new_poll(CaseFilter(), s)
@@ -261,7 +261,7 @@ async def test_a_set_read_that_fails_part_way_goes_on_from_the_failed_page() -> 
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError("connection reset")
-        return await listing.fetch(query, page, size)
+        return await listing.read_page(query, page, size)
 
     read = SetRead()
     with pytest.raises(OSError, match="connection reset"):

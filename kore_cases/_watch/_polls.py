@@ -1,6 +1,6 @@
 """One poll of a watch: which requests to send and what their answers mean (no sleeping).
 
-Each function takes ``fetch(filter, page, page_size)``, a one-page request (the client's
+Each function takes ``read_page(filter, page, page_size)``, a one-page read (the client's
 ``get_page``, with its retries and the account's shared limiter), so a test can drive it
 with canned pages.
 
@@ -26,8 +26,8 @@ from ._cursor import NewState, SetState, created_order
 from ._events import CaseAdded, WatchEvent
 
 __all__ = [
-    "Fetch",
     "NewPoll",
+    "ReadPage",
     "SetRead",
     "poll_new",
     "poll_set",
@@ -37,8 +37,8 @@ __all__ = [
     "window_filter",
 ]
 
-Fetch = Callable[[CaseFilter, int, "int | None"], Awaitable[CasesPage[Case]]]
-"""``fetch(filter, page, page_size)``: one page; ``page_size=None`` is the client's."""
+ReadPage = Callable[[CaseFilter, int, "int | None"], Awaitable[CasesPage[Case]]]
+"""``read_page(filter, page, page_size)``: one page; ``page_size=None`` is the client's."""
 
 _MAX_STEP_BACKS = 3  # re-reads after cases left the window mid-poll, per poll
 
@@ -58,23 +58,23 @@ def window_filter(base: CaseFilter, start: datetime | None) -> CaseFilter | None
         return None
 
 
-async def prime_new(fetch: Fetch, base: CaseFilter, state: NewState) -> int:
+async def prime_new(read_page: ReadPage, base: CaseFilter, state: NewState) -> int:
     """Find "now": the newest matching case and the boundary around it. Returns requests.
 
     Nothing is reported. With no matching case yet, the newest case of the whole stream
     anchors the mark, so a case that only later comes to match is not taken for new.
     """
-    answer = await fetch(base, 1, None)
+    answer = await read_page(base, 1, None)
     requests = 1
     if not answer.results:
-        probe = await fetch(CaseFilter(), 1, 1)
+        probe = await read_page(CaseFilter(), 1, 1)
         requests += 1
         stamps = [c.created_at for c in probe.results if c.created_at is not None]
         state.high_water = max(stamps, default=None)
         state.primed = True
         return requests
     if not _descending(answer.results) and answer.total_pages > 1:
-        return requests + await _prime_from_the_end(fetch, base, state, answer)
+        return requests + await _prime_from_the_end(read_page, base, state, answer)
     page = 1
     while True:
         for case in answer.results:
@@ -85,7 +85,7 @@ async def prime_new(fetch: Fetch, base: CaseFilter, state: NewState) -> int:
         if beyond or not answer.results or page * max(answer.limit, 1) >= answer.total_results:
             break
         page += 1  # the whole first page lies within the overlap: the boundary goes on
-        answer = await fetch(base, page, None)
+        answer = await read_page(base, page, None)
         requests += 1
     state.trim()
     state.primed = True
@@ -93,7 +93,7 @@ async def prime_new(fetch: Fetch, base: CaseFilter, state: NewState) -> int:
 
 
 async def _prime_from_the_end(
-    fetch: Fetch, base: CaseFilter, state: NewState, first: CasesPage[Case]
+    read_page: ReadPage, base: CaseFilter, state: NewState, first: CasesPage[Case]
 ) -> int:
     """Prime from a listing that is oldest first (a custom ``sort_by``): "now" is on the
     last page; read backwards while the pages lie within the overlap."""
@@ -101,7 +101,7 @@ async def _prime_from_the_end(
         state.take(case)
     requests, page = 0, first.total_pages
     while page > 1:
-        answer = await fetch(base, page, None)
+        answer = await read_page(base, page, None)
         requests += 1
         for case in answer.results:
             state.take(case)
@@ -142,7 +142,7 @@ def start_new_poll(base: CaseFilter, state: NewState) -> NewPoll:
 
 
 async def poll_new(
-    fetch: Fetch, base: CaseFilter, state: NewState, poll: NewPoll | None = None
+    read_page: ReadPage, base: CaseFilter, state: NewState, poll: NewPoll | None = None
 ) -> tuple[list[Case], int]:
     """The cases created since the mark, oldest first, and the requests it took.
 
@@ -152,7 +152,7 @@ async def poll_new(
     if p.query is None:
         return [], 0
     while True:
-        answer = await fetch(p.query, p.page, None)
+        answer = await read_page(p.query, p.page, None)
         p.requests += 1
         for case in answer.results:
             if state.is_new(case):
@@ -201,7 +201,7 @@ class SetRead:
 
 
 async def read_set(
-    fetch: Fetch,
+    read_page: ReadPage,
     base: CaseFilter,
     on_first: Callable[[int, int], None],
     read: SetRead | None = None,
@@ -213,7 +213,7 @@ async def read_set(
     """
     r = read or SetRead()
     while True:
-        answer = await fetch(base, r.page + 1, None)
+        answer = await read_page(base, r.page + 1, None)
         r.requests += 1
         r.page += 1
         if r.page == 1:
@@ -228,7 +228,7 @@ async def read_set(
 
 
 async def poll_set(
-    fetch: Fetch,
+    read_page: ReadPage,
     base: CaseFilter,
     state: SetState,
     on_first: Callable[[int, int], None],
@@ -239,7 +239,7 @@ async def poll_set(
     The first poll of a new watch records the set and reports nothing (or, with
     ``since``, the cases created since then, as added).
     """
-    cases, complete, requests = await read_set(fetch, base, on_first, read)
+    cases, complete, requests = await read_set(read_page, base, on_first, read)
     events = state.diff(cases, complete)
     if not state.primed:
         state.primed = True

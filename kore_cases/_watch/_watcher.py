@@ -243,7 +243,9 @@ class CaseWatch:
 
     # -- polling --------------------------------------------------------------------------
 
-    async def _fetch(self, query: CaseFilter, page: int, page_size: int | None) -> CasesPage[Case]:
+    async def _read_page(
+        self, query: CaseFilter, page: int, page_size: int | None
+    ) -> CasesPage[Case]:
         self.stats.requests += 1
         self.stats.recent.append(time.monotonic())
         self.stats.requests_last_minute()
@@ -277,18 +279,18 @@ class CaseWatch:
     async def _poll_once(self) -> list[WatchEvent]:
         if self._new is not None:
             if not self._new.primed:
-                await prime_new(self._fetch, self._filter, self._new)
+                await prime_new(self._read_page, self._filter, self._new)
                 return []
             if not isinstance(self._unfinished, NewPoll):
                 self._unfinished = start_new_poll(self._filter, self._new)
-            cases, _ = await poll_new(self._fetch, self._filter, self._new, self._unfinished)
+            cases, _ = await poll_new(self._read_page, self._filter, self._new, self._unfinished)
             self._unfinished = None
             return [CaseAdded(case) for case in cases]
         assert self._set is not None
         if not isinstance(self._unfinished, SetRead):
             self._unfinished = SetRead()
         events, _ = await poll_set(
-            self._fetch, self._filter, self._set, self._check_budget, self._unfinished
+            self._read_page, self._filter, self._set, self._check_budget, self._unfinished
         )
         self._unfinished = None
         return events
