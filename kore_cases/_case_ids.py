@@ -1,7 +1,7 @@
 """Case ids in a pull: reading them from any model, and remembering those handed out.
 
 A page's ids are hashed once (:class:`CaseKeys`); the hashes serve both ``dedupe``
-(:class:`SeenIds`, about 100 bytes per case) and the continuity tracker's comparison
+(:class:`SeenIdHashes`, about 100 bytes per case) and the continuity tracker's comparison
 of adjacent pages.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["CaseKeys", "SeenIds"]
+__all__ = ["CaseKeys", "SeenIdHashes"]
 
 _NONE_HASH = hash(None)
 
@@ -41,7 +41,7 @@ class CaseKeys:
         return [k for k in keys if k != _NONE_HASH] if _NONE_HASH in keys else keys
 
 
-class SeenIds:
+class SeenIdHashes:
     """The case ids a pull has handed out, as hashes: about 100 bytes per case."""
 
     def __init__(self, case_id: Callable[[Any], Any]) -> None:

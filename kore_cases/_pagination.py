@@ -37,7 +37,7 @@ import time
 from collections.abc import Awaitable, Coroutine, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
-from ._case_ids import CaseKeys, SeenIds
+from ._case_ids import CaseKeys, SeenIdHashes
 from ._checks import whole_number
 from ._continuity import ContinuityTracker, PageFacts, Rewind
 from ._fetch import PageFetcher
@@ -160,7 +160,7 @@ class PageIterator(Generic[T]):
     ) -> None:
         check_pull_arguments(model, start_page, max_items, ordered)
         self._keys = CaseKeys(model, required=dedupe)
-        self._seen = SeenIds(self._keys.case_id) if self._keys.case_id and dedupe else None
+        self._seen = SeenIdHashes(self._keys.case_id) if self._keys.case_id and dedupe else None
         self._owner = owner
         self._ordered = ordered
         self._start_page = start_page

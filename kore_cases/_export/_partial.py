@@ -131,13 +131,13 @@ def kept_hashes(file: IO[bytes], fmt: ExportFormat, expected: int, name: Path) -
         msgspec.json.Decoder(_CaseId) if fmt == "jsonl" else msgspec.json.Decoder(_RowId)
     )
     file.seek(0)
-    ids: set[int] = set()
+    hashes: set[int] = set()
     count = 0
     for count, line in enumerate(file, 1):
         try:
-            ids.add(hash(decoder.decode(line).id))
+            hashes.add(hash(decoder.decode(line).id))
         except msgspec.DecodeError:
             raise PartialError(f"{name} is damaged at line {count:,}") from None
     if count != expected:
         raise PartialError(f"{name} holds {count:,} cases where its record says {expected:,}")
-    return ids
+    return hashes
