@@ -1,4 +1,4 @@
-"""client.watch() against the fake server: events, cost in requests, cursors, restarts, outages."""
+"""client.watch() against local servers: events, cost in requests, cursors, restarts, outages."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from helpers import client_for, serve, until
+from helpers import client_for, page_payload, serve, until
 
 from kore_cases import (
     AuthenticationError,
@@ -28,6 +28,7 @@ from kore_cases import (
     NotFoundError,
     RateLimit,
     RateLimiter,
+    StaticToken,
     WatchCursor,
     WatchEvent,
 )
@@ -185,6 +186,27 @@ async def test_an_empty_filter_anchors_on_the_newest_case_of_the_stream(
     pending.cancel()
 
 
+async def test_new_mode_keeps_only_the_overlap_in_memory(
+    server: FakeKoreServer, client: CasesClient
+) -> None:
+    # The fake server stamps new cases 1 ms apart: a 20 ms overlap holds about 20 of them.
+    events = client.watch(every=EVERY, overlap=0.02)
+    pending = await started(events, server)
+    sizes = []
+    for _ in range(15):
+        server.create_cases(40)
+        # One consumer at a time: the event waited for in `pending` is the burst's first.
+        got = [await asyncio.wait_for(pending, 10), *await take(events, 39)]
+        assert len({e.case.id for e in got}) == 40  # type: ignore[union-attr]
+        sizes.append(len(events.cursor.boundary))
+        pending = asyncio.ensure_future(anext(events))
+        await one_more_poll(events)  # an idle one: it trims the boundary
+    pending.cancel()
+    # 600 cases seen; the boundary holds one overlap plus the last poll's cases (it is
+    # trimmed at the start of each poll), whatever the number seen before.
+    assert max(sizes) <= 80
+
+
 # -- cursors and restarts ---------------------------------------------------------------
 
 
@@ -309,6 +331,37 @@ async def test_ten_thousand_cases_with_restarts_none_missed(tmp_path: Path) -> N
     assert len(seen) == len(created) + len(crashed_on)
 
 
+async def test_a_state_file_in_a_missing_directory_is_refused_before_any_request(
+    tmp_path: Path,
+) -> None:
+    async with FakeKoreServer(cases=50, seed=1) as server, client_for(server) as client:
+        with pytest.raises((ValueError, OSError), match="missing"):
+            events = client.watch(every=EVERY, state_file=tmp_path / "missing" / "bot.json")
+            await asyncio.wait_for(anext(events), 5)
+        assert server.stats.requests == 0
+
+
+async def test_a_state_file_that_is_a_directory_is_refused_before_any_request(
+    tmp_path: Path,
+) -> None:
+    async with FakeKoreServer(cases=50, seed=1) as server, client_for(server) as client:
+        with pytest.raises((ValueError, OSError), match=str(tmp_path.name)):
+            events = client.watch(every=EVERY, state_file=tmp_path)
+            await asyncio.wait_for(anext(events), 5)
+        assert server.stats.requests == 0
+
+
+async def test_a_state_file_from_another_filter_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bot.json"
+    path.write_text(WatchCursor("new", "another-filter").to_json() + "\n")
+    async with FakeKoreServer(cases=10, seed=1) as server, client_for(server) as client:
+        with pytest.raises(ValueError, match=r"state file .*bot\.json.*another filter"):
+            client.watch(state_file=path)
+        with pytest.raises(ValueError, match=r"bot\.json.*mode='new', not mode='set'"):
+            client.watch(state_file=path, mode="set")
+        assert server.stats.requests == 0
+
+
 # -- mode="set" ---------------------------------------------------------------------------
 
 
@@ -381,6 +434,17 @@ async def test_set_mode_resumes_from_a_cursor_without_the_cases(
         (event,) = await take(events, 1)
     assert isinstance(event, CaseChanged)
     assert (event.case.id, event.before) == (member, None)
+
+
+async def test_set_mode_since_reports_members_created_from_then(
+    server: FakeKoreServer, roomy: CasesClient
+) -> None:
+    members = server.case_ids({"priority": ["critical"]})  # newest first
+    since = server.get_case(members[1])["createdAt"]  # type: ignore[index]
+    events = roomy.watch(CaseFilter(priority=["critical"]), every=EVERY, mode="set", since=since)
+    got = await take(events, 2)
+    assert [e.case.id for e in got] == [members[1], members[0]]  # type: ignore[union-attr]
+    assert all(isinstance(e, CaseAdded) for e in got)
 
 
 # -- a good citizen: outages, 429s, errors, cancel ---------------------------------------
@@ -517,33 +581,57 @@ async def test_a_timeout_around_anext_leaves_the_watch_running(
     assert event.case.id == ids[0]  # type: ignore[union-attr]
 
 
-async def test_new_mode_keeps_only_the_overlap_in_memory(
-    server: FakeKoreServer, client: CasesClient
-) -> None:
-    # The fake server stamps new cases 1 ms apart: a 20 ms overlap holds about 20 of them.
-    events = client.watch(every=EVERY, overlap=0.02)
-    pending = await started(events, server)
-    sizes = []
-    for _ in range(15):
-        server.create_cases(40)
-        # One consumer at a time: the event waited for in `pending` is the burst's first.
-        got = [await asyncio.wait_for(pending, 10), *await take(events, 39)]
-        assert len({e.case.id for e in got}) == 40  # type: ignore[union-attr]
-        sizes.append(len(events.cursor.boundary))
-        pending = asyncio.ensure_future(anext(events))
-        await one_more_poll(events)  # an idle one: it trims the boundary
-    pending.cancel()
-    # 600 cases seen; the boundary holds one overlap plus the last poll's cases (it is
-    # trimmed at the start of each poll), whatever the number seen before.
-    assert max(sizes) <= 80
+async def test_cancel_during_a_hanging_poll_ends_the_watch_and_leaves_no_task() -> None:
+    arrived = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hang(request: web.Request) -> web.Response:
+        arrived.set()
+        await release.wait()
+        return web.json_response({})
+
+    async with serve(hang) as url:
+        client = CasesClient(url, "st-1", "acc-1", StaticToken("tok"), rate_limit=None)
+        async with client:
+            before = asyncio.all_tasks()
+            events = client.watch(every=EVERY)
+            consumer = asyncio.ensure_future(anext(events))
+            await asyncio.wait_for(arrived.wait(), 10)
+            consumer.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(consumer, 5)
+            await asyncio.sleep(0.05)
+            left = asyncio.all_tasks() - before - {consumer}
+            assert [t for t in left if "aiohttp/web_" not in repr(t)] == []  # the server's own
+        release.set()
 
 
-async def test_set_mode_since_reports_members_created_from_then(
-    server: FakeKoreServer, roomy: CasesClient
-) -> None:
-    members = server.case_ids({"priority": ["critical"]})  # newest first
-    since = server.get_case(members[1])["createdAt"]  # type: ignore[index]
-    events = roomy.watch(CaseFilter(priority=["critical"]), every=EVERY, mode="set", since=since)
-    got = await take(events, 2)
-    assert [e.case.id for e in got] == [members[1], members[0]]  # type: ignore[union-attr]
-    assert all(isinstance(e, CaseAdded) for e in got)
+async def test_outages_mid_watch_go_on_and_a_401_mid_watch_ends_it() -> None:
+    # (a 429 pauses the whole account for its window: test_watch.py covers it with time)
+    answers = iter(["ok", 503, "reset", 502, "ok", 401])
+    served: list[object] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        answer = next(answers, 401)
+        served.append(answer)
+        if answer == "reset":
+            assert request.transport is not None
+            request.transport.close()  # the connection drops without an answer
+            return web.Response()
+        if answer == 401:
+            body = {"errors": [{"msg": "Invalid SDK credentials", "code": 4002}]}
+            return web.json_response(body, status=401)
+        if answer != "ok":
+            return web.json_response({"errors": [{"msg": "busy", "code": 1}]}, status=answer)
+        return web.json_response(page_payload(limit=20))
+
+    async with serve(handler) as url:
+        auth = StaticToken("tok")
+        async with CasesClient(url, "st-1", "acc-1", auth, rate_limit=None, max_retries=0) as c:
+            events = c.watch(every=EVERY, jitter=0.0)
+            with pytest.raises(AuthenticationError):
+                await asyncio.wait_for(anext(events), 30)
+            assert events.stats.failed_polls == 3  # the 503, the reset, the 502
+            with pytest.raises(StopAsyncIteration):
+                await anext(events)
+    assert served[-1] == 401

@@ -81,6 +81,9 @@ def state(high_water_ms: int, known: list[Case], overlap_ms: int = 5) -> NewStat
     return s
 
 
+# -- polls --------------------------------------------------------------------------------
+
+
 async def test_idle_poll_is_one_request_even_when_the_boundary_spans_pages() -> None:
     known = [case(n) for n in range(100, 108)]  # 8 cases inside the overlap, 3 a page
     listing = Listing(known)
@@ -137,71 +140,6 @@ def test_window_filter_keeps_a_later_user_start_and_knows_when_nothing_can_match
     assert window_filter(later, T0) is later
     assert window_filter(CaseFilter(end_date=T0), T0 + timedelta(days=1)) is None
     assert window_filter(CaseFilter(), T0).start_date == T0  # type: ignore[union-attr]
-
-
-# -- schedule and budget ------------------------------------------------------------------
-
-
-def test_schedule_jitters_backs_off_and_warns_at_doublings() -> None:
-    schedule = PollSchedule(10.0, 0.1, random.Random(1))
-    assert all(9.0 <= schedule.succeeded() <= 11.0 for _ in range(100))
-    delays, warned = [], []
-    for _ in range(9):
-        delays.append(schedule.failed())
-        warned.append(schedule.worth_a_warning())
-    assert all(d >= 10.0 for d in delays)  # never faster than every
-    assert max(delays) <= 44.0  # at most 4 x every (+ jitter)
-    assert warned == [True, True, False, True, False, False, False, True, False]
-    assert schedule.failed(retry_after=100.0) == 100.0
-    schedule.succeeded()
-    assert schedule.failures == 0
-
-
-def test_set_budget_arithmetic() -> None:
-    budget = set_budget(730, 50, 10.0, None)
-    assert (budget.per_poll, budget.per_minute, budget.allowed_per_minute) == (15, 90.0, 60.0)
-    assert "every=15" in budget.explain()
-    roomy = set_budget(730, 50, 10.0, RateLimit((600, 60.0), (18000, 3600.0)))
-    assert roomy.allowed_per_minute == 300.0  # the tighter of the client's windows
-    assert set_budget(0, 50, 1.0, None).per_poll == 1  # an empty set still costs a request
-
-
-# -- cursor and state file ----------------------------------------------------------------
-
-
-def test_cursor_json_is_small_and_exact() -> None:
-    cursor = WatchCursor(
-        "new", "abc", high_water=T0, boundary={"c1": T0 - timedelta(milliseconds=1)}
-    )
-    text = cursor.to_json()
-    assert WatchCursor.from_json(text) == cursor
-    assert msgspec.json.decode(text)["v"] == 1
-    with pytest.raises(ValueError, match="format 9 is not supported"):
-        WatchCursor.from_json(text.replace('"v":1', '"v":9'))
-
-
-def test_state_file_journal_survives_a_partial_last_line(tmp_path: Path) -> None:
-    path = tmp_path / "state.json"
-    state_file = StateFile(path)
-    state_file.snapshot(WatchCursor("new", "k", high_water=T0))
-    state_file.journal([CaseAdded(case(5)), CaseAdded(case(7))], "new")
-    with open(path, "ab") as handle:
-        handle.write(b'["new","c9","2025-06')  # a crash in the middle of a write
-    loaded = state_file.load()
-    assert loaded is not None
-    assert loaded.high_water == T0 + timedelta(milliseconds=7)
-    assert set(loaded.boundary) == {"c5", "c7"}
-
-
-def test_state_file_journal_in_set_mode(tmp_path: Path) -> None:
-    path = tmp_path / "state.json"
-    state_file = StateFile(path)
-    state_file.snapshot(WatchCursor("set", "k", versions={"c1": "v1", "c2": "v2"}))
-    state_file.journal([CaseRemoved("c1", None), CaseAdded(case(3))], "set")
-    loaded = state_file.load()
-    assert loaded is not None
-    assert set(loaded.versions) == {"c2", "c3"}
-    assert StateFile(tmp_path / "missing.json").load() is None
 
 
 async def test_known_cases_gone_from_the_window_cannot_hide_new_ones() -> None:
@@ -270,3 +208,93 @@ async def test_a_set_read_that_fails_part_way_goes_on_from_the_failed_page() -> 
     assert complete
     assert len(cases) == 10
     assert [page for page, _ in listing.asked] == [1, 2, 3, 4]
+
+
+# -- schedule and budget ------------------------------------------------------------------
+
+
+def test_schedule_jitters_backs_off_and_warns_at_doublings() -> None:
+    schedule = PollSchedule(10.0, 0.1, random.Random(1))
+    assert all(9.0 <= schedule.succeeded() <= 11.0 for _ in range(100))
+    delays, warned = [], []
+    for _ in range(9):
+        delays.append(schedule.failed())
+        warned.append(schedule.worth_a_warning())
+    assert all(d >= 10.0 for d in delays)  # never faster than every
+    assert max(delays) <= 44.0  # at most 4 x every (+ jitter)
+    assert warned == [True, True, False, True, False, False, False, True, False]
+    assert schedule.failed(retry_after=100.0) == 100.0
+    schedule.succeeded()
+    assert schedule.failures == 0
+
+
+def test_set_budget_arithmetic() -> None:
+    budget = set_budget(730, 50, 10.0, None)
+    assert (budget.per_poll, budget.per_minute, budget.allowed_per_minute) == (15, 90.0, 60.0)
+    assert "every=15" in budget.explain()
+    roomy = set_budget(730, 50, 10.0, RateLimit((600, 60.0), (18000, 3600.0)))
+    assert roomy.allowed_per_minute == 300.0  # the tighter of the client's windows
+    assert set_budget(0, 50, 1.0, None).per_poll == 1  # an empty set still costs a request
+
+
+# -- cursor and state file ----------------------------------------------------------------
+
+
+def test_cursor_json_is_small_and_exact() -> None:
+    cursor = WatchCursor(
+        "new", "abc", high_water=T0, boundary={"c1": T0 - timedelta(milliseconds=1)}
+    )
+    text = cursor.to_json()
+    assert WatchCursor.from_json(text) == cursor
+    assert msgspec.json.decode(text)["v"] == 1
+    with pytest.raises(ValueError, match="format 9 is not supported"):
+        WatchCursor.from_json(text.replace('"v":1', '"v":9'))
+
+
+def test_state_file_journal_survives_a_partial_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    state_file = StateFile(path)
+    state_file.snapshot(WatchCursor("new", "k", high_water=T0))
+    state_file.journal([CaseAdded(case(5)), CaseAdded(case(7))], "new")
+    with open(path, "ab") as handle:
+        handle.write(b'["new","c9","2025-06')  # a crash in the middle of a write
+    loaded = state_file.load()
+    assert loaded is not None
+    assert loaded.high_water == T0 + timedelta(milliseconds=7)
+    assert set(loaded.boundary) == {"c5", "c7"}
+
+
+def test_state_file_journal_in_set_mode(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    state_file = StateFile(path)
+    state_file.snapshot(WatchCursor("set", "k", versions={"c1": "v1", "c2": "v2"}))
+    state_file.journal([CaseRemoved("c1", None), CaseAdded(case(3))], "set")
+    loaded = state_file.load()
+    assert loaded is not None
+    assert set(loaded.versions) == {"c2", "c3"}
+    assert StateFile(tmp_path / "missing.json").load() is None
+
+
+def test_a_cursor_from_a_newer_version_says_so() -> None:
+    text = '{"v": 2, "mode": "stream", "filter": 7, "highWater": 12}'
+    with pytest.raises(ValueError, match="format 2"):
+        WatchCursor.from_json(text)
+
+
+@pytest.mark.parametrize("text", ["", "null", "[]", "{}", '"x"', "\xff", '{"v": 1}'])
+def test_a_corrupt_cursor_is_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError, match="watch cursor"):
+        WatchCursor.from_json(text)
+
+
+@pytest.mark.parametrize("value", ['"garbage"', '"2025-05-26T18:30:00"'])
+def test_a_corrupt_journal_line_names_the_state_file(tmp_path: Path, value: str) -> None:
+    cursor = WatchCursor("new", "k", high_water=None)
+    path = tmp_path / "bot.json"
+    path.write_text(
+        cursor.to_json()
+        + '\n["new", "a", "2025-05-26T18:30:00+00:00"]\n'
+        + f'["new", "b", {value}]\n["new", "c", "2025-05-26T18:31:00+00:00"]\n'
+    )
+    with pytest.raises(ValueError, match=r"bot\.json"):
+        StateFile(path).load()
