@@ -281,6 +281,35 @@ def test_repr_has_no_secret() -> None:
     assert STATIC not in str(static)
 
 
+@pytest.mark.parametrize(
+    "host",
+    [
+        "https://platform.kore.ai:abc",
+        "https://platform.kore.ai:99999",
+        "https://platform.kore.ai:0",
+        "https://platform.\r\nkore.ai",
+        "https://platform.kore.ai\r\nX-Injected: 1",
+        "https://platform\t.kore.ai",
+    ],
+)
+def test_a_host_with_a_bad_port_or_a_control_character_is_refused(host: str) -> None:
+    with pytest.raises(ValueError, match="host") as caught:
+        CasesClient(host, "st-1", "acc", "tok")
+    assert "port" in str(caught.value) or "control" in str(caught.value)
+
+
+def test_a_host_with_a_good_port_is_kept() -> None:
+    client = CasesClient("https://kore.example:8443/", "st-1", "acc", "tok")
+    assert client.host == "https://kore.example:8443"
+
+
+@pytest.mark.parametrize("stream_id", ["st-abc\n", "st-abc\r\n", "\nst-abc", "st-a/../b"])
+def test_a_stream_id_with_a_trailing_newline_or_a_path_is_refused(stream_id: str) -> None:
+    # "$" in a regular expression matches before a trailing newline: the whole id must fit.
+    with pytest.raises(ValueError, match="stream_id"):
+        CasesClient("https://kore.example", stream_id, "acc", "tok")
+
+
 # -- lifecycle ------------------------------------------------------------------------
 
 

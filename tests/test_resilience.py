@@ -135,6 +135,26 @@ async def test_retry_after_beyond_the_cap_raises_rate_limit_error() -> None:
     assert "max_retry_after" in str(caught.value)
 
 
+@pytest.mark.parametrize(("status", "kind"), [(429, RateLimitError), (503, ServerError)])
+async def test_a_retry_after_too_large_for_a_float_is_not_waited_for(
+    status: int, kind: type[Exception]
+) -> None:
+    calls: list[int] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        calls.append(1)
+        return web.Response(status=status, headers={"Retry-After": "1e400"}, text="busy")
+
+    async with (
+        serve(handler) as url,
+        CasesClient(url, "st-1", "acc", "tok", rate_limit=None, backoff_base=0.0) as client,
+    ):
+        with pytest.raises(kind, match="beyond max_retry_after") as caught:
+            await client.get_page()
+    assert calls == [1]
+    assert getattr(caught.value, "retry_after", float("inf")) == float("inf")
+
+
 async def test_too_large_body_is_refused_without_reading_it() -> None:
     body = b'{"results": [' + b" " * 5_000_000 + b"]}"
 

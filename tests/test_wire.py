@@ -1,12 +1,18 @@
-"""Kore's wire facts written once (_wire): the timestamp format and the getCases path."""
+"""Kore's wire facts written once (_wire): the timestamp format and the getCases path.
+
+The last test sends dates to a local server: they go out in the form Kore documents.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
+from aiohttp import web
+from helpers import serve
 
-from kore_cases import CaseFilter
+from kore_cases import CaseFilter, CasesClient
 from kore_cases._export._rows import iso_from_ms
 from kore_cases._wire import (
     GET_CASES_PATH,
@@ -16,6 +22,15 @@ from kore_cases._wire import (
     parse_kore_time,
 )
 from kore_cases.testing._data import iso_ms
+
+EMPTY = {
+    "results": [],
+    "page": 1,
+    "limit": 50,
+    "hasMore": False,
+    "totalPages": 0,
+    "totalResults": 0,
+}
 
 
 def test_kore_time_is_utc_with_milliseconds_and_z() -> None:
@@ -74,3 +89,21 @@ def test_the_client_and_the_fake_server_share_the_path() -> None:
 def test_times_in_answers_are_read_leniently(text: str | None, ms: int | None) -> None:
     moment = parse_kore_time(text)
     assert (None if moment is None else ms_from_datetime(moment)) == ms
+
+
+async def test_dates_are_sent_as_kore_documents_them() -> None:
+    bodies: list[dict[str, Any]] = []
+
+    async def handler(request: web.Request) -> web.Response:
+        bodies.append(await request.json())
+        return web.json_response(EMPTY)
+
+    flt = CaseFilter(start_date=date(2025, 1, 1), end_date="2025-02-01", due_date="2025-03-01")
+    async with (
+        serve(handler) as url,
+        CasesClient(url, "st-1", "acc", "tok", rate_limit=None) as client,
+    ):
+        await client.get_page(flt)
+    assert bodies[0]["startDate"] == "2025-01-01T00:00:00.000Z"
+    assert bodies[0]["endDate"] == "2025-02-01T00:00:00.000Z"
+    assert bodies[0]["dueDate"] == "2025-03-01T00:00:00.000Z"
