@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from helpers import serve
+from helpers import page_payload, serve
 
 from kore_cases import CaseFilter, CasesClient
 from kore_cases._export._rows import iso_from_ms
@@ -22,15 +22,6 @@ from kore_cases._wire import (
     parse_kore_time,
 )
 from kore_cases.testing._data import iso_ms
-
-EMPTY = {
-    "results": [],
-    "page": 1,
-    "limit": 50,
-    "hasMore": False,
-    "totalPages": 0,
-    "totalResults": 0,
-}
 
 
 def test_kore_time_is_utc_with_milliseconds_and_z() -> None:
@@ -96,7 +87,7 @@ async def test_dates_are_sent_as_kore_documents_them() -> None:
 
     async def handler(request: web.Request) -> web.Response:
         bodies.append(await request.json())
-        return web.json_response(EMPTY)
+        return web.json_response(page_payload(results=[], total_pages=0))
 
     flt = CaseFilter(start_date=date(2025, 1, 1), end_date="2025-02-01", due_date="2025-03-01")
     async with (
