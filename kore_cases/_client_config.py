@@ -76,8 +76,8 @@ class ClientConfig:
     @property
     def rate_limit(self) -> RateLimit | None:
         """The request-rate windows this client keeps to (``None``: only 429 pauses)."""
-        limit = self._settings.rate_limit
-        return limit.rate_limit if isinstance(limit, RateLimiter) else limit
+        rate = self._settings.rate_limit
+        return rate.rate_limit if isinstance(rate, RateLimiter) else rate
 
     @property
     def paging(self) -> Paging:
