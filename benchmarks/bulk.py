@@ -86,7 +86,7 @@ class _Id(msgspec.Struct, gc=False):
 
 def _refuse_limits_above(server: FakeKoreServer, most: int) -> None:
     """Make the server answer 400 to a ``limit`` above ``most`` (as some Kore APIs do)."""
-    answer = server._answer
+    answer = server._pages.answer
 
     def refusing(body: Any) -> tuple[int, bytes]:
         if isinstance(body, dict) and isinstance(body.get("limit"), int) and body["limit"] > most:
@@ -94,7 +94,7 @@ def _refuse_limits_above(server: FakeKoreServer, most: int) -> None:
             return 400, msgspec.json.encode(error)
         return answer(body)
 
-    server._answer = refusing  # type: ignore[method-assign]
+    server._pages.answer = refusing  # type: ignore[method-assign]
 
 
 async def requests_rows(cases: int) -> list[Pull]:

@@ -284,6 +284,19 @@ def _connection_options() -> argparse.ArgumentParser:
         "Each flag defaults to its KORE_* environment variable. Prefer the environment for "
         "secrets: command lines are visible to other users of the machine.",
     )
+    _add_account_flags(group)
+    _add_request_flags(group)
+    _add_rate_flags(group)
+    group.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="allow http:// to a host other than this machine",
+    )
+    return options
+
+
+def _add_account_flags(group: Any) -> None:
+    """Where the API is and who calls it."""
     group.add_argument("--host", metavar="URL", help="e.g. https://platform.kore.ai (KORE_HOST)")
     group.add_argument(
         "--stream-id", metavar="ID", help="the bot's stream id, st-... (KORE_STREAM_ID)"
@@ -298,6 +311,10 @@ def _connection_options() -> argparse.ArgumentParser:
     group.add_argument(
         "--jwt", metavar="TOKEN", help="a ready-made token instead of id and secret (KORE_JWT)"
     )
+
+
+def _add_request_flags(group: Any) -> None:
+    """How each request is made: page size, concurrency, retries, timeout."""
     _option(
         group,
         "--page-size",
@@ -323,6 +340,10 @@ def _connection_options() -> argparse.ArgumentParser:
         "SECONDS",
         "limit on one request (default: KORE_TIMEOUT, else 30)",
     )
+
+
+def _add_rate_flags(group: Any) -> None:
+    """The account's request budget."""
     group.add_argument(
         "--rate-limit",
         type=_rate,
@@ -340,12 +361,6 @@ def _connection_options() -> argparse.ArgumentParser:
     group.add_argument(
         "--no-rate-limit", action="store_true", help="send as fast as --concurrency allows"
     )
-    group.add_argument(
-        "--allow-insecure-http",
-        action="store_true",
-        help="allow http:// to a host other than this machine",
-    )
-    return options
 
 
 def _filter_options() -> argparse.ArgumentParser:

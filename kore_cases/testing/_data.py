@@ -591,23 +591,14 @@ class CaseStore:
         """The documented JSON object of case ``i`` (shares immutable parts: do not mutate)."""
         n = i + 1
         name = f"case {n}"
-        status = self._status[i]
-        text, misc, quirk = self._text[i], self._misc[i], self._quirk[i]
+        status, text, misc = self._status[i], self._text[i], self._misc[i]
         desc = _DESCRIPTIONS[text & 15]
-        created, updated, due = self._created[i], self._updated[i], self._due[i]
+        created, due = self._created[i], self._due[i]
         due_iso = iso_ms(due)
         channels = [c for bit, c in enumerate(CHANNELS) if self._channels[i] >> bit & 1]
         queues = [q for bit, q in enumerate(QUEUES) if self._queues[i] >> bit & 1]
-        assignee = self._assignee[i]
         creator = _AGENTS[(misc >> 5) % len(_AGENTS)]
-        current: dict[str, str] = {}
-        if assignee == _UNASSIGNED:
-            assignee_type = "unassigned"
-        elif assignee == _QUEUE_ASSIGNED:
-            assignee_type, current = "queue", dict(queues[0])
-        else:
-            agent = _AGENTS[assignee - 1]
-            assignee_type, current = "agent", {"_id": agent["_id"], "name": agent["name"]}
+        assignee_type, current, updated_by = _assignment(self._assignee[i], queues, creator)
         case: dict[str, Any] = {
             "_id": self.case_id(i),
             "caseTmp": _TEMPLATES[text >> 4 & 3],
@@ -615,11 +606,7 @@ class CaseStore:
             "lname": name,
             "desc": desc,
             "tags": _TAGS[misc & 7],
-            "userInfo": {
-                "_id": _uid("u", self._seed, i, "customer"),
-                "name": "",
-                "emailId": f"customer{n}@example.com",
-            },
+            "userInfo": self._customer(i),
             "sessIds": [],
             "accountId": self._account_id,
             "iId": self._stream_id,
@@ -629,11 +616,7 @@ class CaseStore:
             "source": _uid(f"{channels[0] if channels else 'api'}Inst", self._seed, i),
             "language": _LANGUAGES[self._language[i]],
             "conversationType": "CASE",
-            "fields": [
-                {**_TITLE_FIELD, "selectedValue": name},
-                {**_DESC_FIELD, "selectedValue": desc},
-                {**_DUE_FIELD, "selectedValue": due_iso},
-            ],
+            "fields": _fields(name, desc, due_iso),
             "participants": [],
             "queues": queues,
             "priority": _PRIORITY_OBJS[self._priority[i]],
@@ -644,7 +627,7 @@ class CaseStore:
             "attachments": [],
             "feedback": [],
             "createdBy": creator,
-            "updatedBy": creator if assignee_type != "agent" else _AGENTS[assignee - 1],
+            "updatedBy": updated_by,
             "timestampValue": created - 60,
             "activityIds": [],
             "commentIds": [],
@@ -654,16 +637,50 @@ class CaseStore:
             "supportCustomTasks": True,
             "channel": channels,
             "createdAt": iso_ms(created),
-            "updatedAt": iso_ms(updated),
+            "updatedAt": iso_ms(self._updated[i]),
             "currAssignee": current,
             "ETA": due_iso,
         }
-        if quirk == _ETA_NULL:
-            case["ETA"] = None
-        elif quirk == _ETA_MISSING:
-            del case["ETA"]
-        elif quirk == _UPDATED_BY_NULL:
-            case["updatedBy"] = None
-        elif quirk == _UPDATED_BY_MISSING:
-            del case["updatedBy"]
+        _add_quirk(case, self._quirk[i])
         return case
+
+    def _customer(self, i: int) -> dict[str, str]:
+        """The ``userInfo`` of case ``i``: the customer who raised it."""
+        return {
+            "_id": _uid("u", self._seed, i, "customer"),
+            "name": "",
+            "emailId": f"customer{i + 1}@example.com",
+        }
+
+
+def _fields(title: str, desc: str, due: str) -> list[dict[str, Any]]:
+    """The case's system fields, each with its ``selectedValue``."""
+    return [
+        {**_TITLE_FIELD, "selectedValue": title},
+        {**_DESC_FIELD, "selectedValue": desc},
+        {**_DUE_FIELD, "selectedValue": due},
+    ]
+
+
+def _assignment(
+    assignee: int, queues: list[dict[str, str]], creator: dict[str, str]
+) -> tuple[str, dict[str, str], dict[str, str]]:
+    """A case's ``assigneeType``, ``currAssignee`` and ``updatedBy`` from its assignee code."""
+    if assignee == _UNASSIGNED:
+        return "unassigned", {}, creator
+    if assignee == _QUEUE_ASSIGNED:
+        return "queue", dict(queues[0]), creator
+    agent = _AGENTS[assignee - 1]
+    return "agent", {"_id": agent["_id"], "name": agent["name"]}, agent
+
+
+def _add_quirk(case: dict[str, Any], quirk: int) -> None:
+    """Null or leave out ``ETA`` or ``updatedBy``, as a few real cases do."""
+    if quirk == _ETA_NULL:
+        case["ETA"] = None
+    elif quirk == _ETA_MISSING:
+        del case["ETA"]
+    elif quirk == _UPDATED_BY_NULL:
+        case["updatedBy"] = None
+    elif quirk == _UPDATED_BY_MISSING:
+        del case["updatedBy"]
