@@ -9,9 +9,11 @@ fake Kore server in a process of its own. Every run writes to ``benchmarks/_out/
 ``benchmarks/throughput.png`` and the body of the README's ``## Performance`` section.
 A full run also runs ``benchmarks.sync`` (requests of a full pull and of a first and a
 second sync), whose table leads that section, and ``benchmarks.budget`` (pulls against
-Kore's shape of rate limit: ratios to the ceiling, 429s).
+Kore's shape of rate limit: ratios to the ceiling, 429s); ``--quick`` runs
+``benchmarks.sync --smoke`` (2,000 cases) unless ``--only`` is given.
 
-The exit status is 1 when a child fails or a pull loses or repeats cases; a missed
+The exit status is 1 when a child fails, a pull loses or repeats cases, or a sync's
+dataset differs from the server's or sends more requests than its bound; a missed
 timing target is reported, never an error (CI may run ``--quick`` but must not judge it).
 """
 
@@ -170,12 +172,16 @@ def main(argv: list[str] | None = None) -> int:
             curve = agg["curve"]
         if scenario.name == "cpu":
             cpu_cps = agg["cpu"]["kore_cps"]
-    if full and not args.no_write:
+    synced = True
+    if (full and not args.no_write) or (args.quick and not args.only):
         # Requests, the scarce resource at Kore: a full pull and a first and second sync
         # (benchmarks/sync.py); with --update-docs its table leads the README section.
         print("Requests of a full pull and of a sync (benchmarks.sync)", file=sys.stderr)
         sync_args = ["--update-docs"] if args.update_docs else []
-        subprocess.run([sys.executable, "-m", "benchmarks.sync", *sync_args], cwd=ROOT, check=False)
+        sync_args += ["--smoke"] if args.quick else []
+        command = [sys.executable, "-m", "benchmarks.sync", *sync_args]
+        synced = subprocess.run(command, cwd=ROOT, check=False).returncode == 0
+    if full and not args.no_write:
         # The account's budget at Kore's shape of limit (window shrunk): ratios to the
         # ceiling and 429s, as the README's Performance and Rate limits sections show.
         print("The account's budget (benchmarks.budget)", file=sys.stderr)
@@ -191,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     print(f"\n{time.monotonic() - started:.0f} s in all", file=sys.stderr)
     if args.no_write:
-        return _status(rows)
+        return _status(rows, synced)
     out = HERE / "_out"
     out.mkdir(exist_ok=True)
     name = "RESULTS.md" if full else ("RESULTS-quick.md" if args.quick else "RESULTS-partial.md")
@@ -209,13 +215,14 @@ def main(argv: list[str] | None = None) -> int:
         _report.update_readme(ROOT / "README.md", _report.readme_section(rows, chosen, text))
         written = [HERE / path.name for path in written] + [ROOT / "README.md"]
     print(f"wrote {', '.join(str(p) for p in written)}", file=sys.stderr)
-    return _status(rows)
+    return _status(rows, synced)
 
 
-def _status(rows: list[Row]) -> int:
-    """1 when a pull lost or repeated cases; timings never fail the command."""
+def _status(rows: list[Row], synced: bool) -> int:
+    """1 when a pull lost or repeated cases or the sync benchmark failed; timings never
+    fail the command."""
     lossy = [r for r in rows if r.target == "all ids once" and r.met is False]
-    return 1 if lossy else 0
+    return 1 if lossy or not synced else 0
 
 
 if __name__ == "__main__":

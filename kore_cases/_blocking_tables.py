@@ -55,10 +55,12 @@ class BlockingTableMethods(LoopCalls):
         filter: CaseFilter | None = None,
         *,
         max_items: int | None = None,
+        start_page: int = 1,
         dedupe: bool = True,
         field_columns: Sequence[str] = (),
         raw: bool = False,
         window: WindowSize | None = None,
+        start_window: TimeWindow | None = None,
     ) -> Any:
         """Every matching case as a ``pyarrow.Table``; see
         :meth:`kore_cases.CasesClient.to_arrow`."""
@@ -66,10 +68,12 @@ class BlockingTableMethods(LoopCalls):
             lambda: self._client.to_arrow(
                 filter,
                 max_items=max_items,
+                start_page=start_page,
                 dedupe=dedupe,
                 field_columns=field_columns,
                 raw=raw,
                 window=window,
+                start_window=start_window,
             )
         )
 

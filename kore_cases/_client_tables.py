@@ -63,10 +63,12 @@ class TableMethods:
         filter: CaseFilter | None = None,
         *,
         max_items: int | None = None,
+        start_page: int = 1,
         dedupe: bool = True,
         field_columns: Sequence[str] = (),
         raw: bool = False,
         window: WindowSize | None = None,
+        start_window: TimeWindow | None = None,
     ) -> Any:
         """Every case matching ``filter`` as one ``pyarrow.Table``.
 
@@ -74,13 +76,19 @@ class TableMethods:
         fixed columns, every ``field:`` column any case had (null where a case has no
         such field), then ``raw`` if asked. Hand the table to ``polars.from_arrow()``
         or ``.to_pandas()``. Needs pyarrow (``pip install 'kore-cases[parquet]'``).
+
+        ``start_page`` and ``start_window`` continue a pull that failed, as in
+        :meth:`iter_cases`: pass the error's ``resume_page`` (and, with ``window=``,
+        its ``resume_window``) to get the rest of the table.
         """
         batches = self.iter_record_batches(
             filter,
             max_items=max_items,
+            start_page=start_page,
             dedupe=dedupe,
             field_columns=field_columns,
             raw=raw,
             window=window,
+            start_window=start_window,
         )
         return await collect_table(batches)

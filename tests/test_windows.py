@@ -182,6 +182,28 @@ async def test_resuming_a_newest_first_pull_at_a_window_boundary() -> None:
     assert taken == server.case_ids()
 
 
+@pytest.mark.parametrize("flt", [None, ASC], ids=["newest-first", "oldest-first"])
+async def test_a_windowed_table_pull_resumes_from_the_error(flt: CaseFilter | None) -> None:
+    server = FakeKoreServer(cases=700, seed=5)
+    width = timedelta(days=150)
+    async with server, client_for(server, page_size=30, max_retries=0) as client:
+        whole = await client.to_arrow(flt, window=width)
+        server.schedule_faults(2, "500")
+        before: list[str] = []
+        batches = client.iter_record_batches(flt, window=width)
+        with pytest.raises(ServerError) as failed:
+            async for batch in batches:
+                before += batch.column("id").to_pylist()
+        error = failed.value
+        assert isinstance(error.resume_window, TimeWindow)
+        assert error.resume_page == 2
+        rest = await client.to_arrow(
+            flt, window=width, start_window=error.resume_window, start_page=error.resume_page
+        )
+    assert before
+    assert before + rest.column("id").to_pylist() == whole.column("id").to_pylist()
+
+
 # -- the edges of windows, read every way --------------------------------------------------
 
 
@@ -375,3 +397,37 @@ def test_auto_widths_follow_the_counts_within_a_factor_of_four() -> None:
     assert auto_width(1000, target * 2, page) == 500
     assert auto_width(1000, 0, page) == 4000
     assert auto_width(1000, target * 100, page) == 250
+
+
+class ShortWindowServer(WindowServer):
+    """Each answer announces ``missing`` more cases than the window holds."""
+
+    missing = 2
+
+    async def handler(self, request: web.Request) -> web.Response:
+        answer = msgspec.json.decode((await super().handler(request)).text)
+        answer["totalResults"] += self.missing
+        return web.json_response(answer)
+
+
+@pytest.mark.parametrize("descending", [True, False])
+async def test_the_shortfall_of_a_windowed_pull_is_the_sum_over_its_windows(
+    descending: bool,
+) -> None:
+    lo = parse_iso("2025-01-01T00:00:00Z")[0]
+    # Four 1-day windows of 7 cases each, none near an edge.
+    created = [lo + day * DAY_MS + 3_600_000 * (1 + hour) for day in range(4) for hour in range(7)]
+    hostile = ShortWindowServer(created, start_inclusive=True, end_inclusive=True)
+    flt = CaseFilter(
+        start_date=iso_ms(lo),
+        end_date=iso_ms(lo + 4 * DAY_MS - 1),
+        sort_by={"createdDate": "desc" if descending else "asc"},
+    )
+    async with serve(hostile.handler) as url:
+        client = CasesClient(url, "st-1", "acct", StaticToken("a-static-test-token"), page_size=3)
+        async with client:
+            pages = client.iter_pages(flt, window=DAY, model=dict)
+            got = [case["_id"] async for page in pages for case in page.results]
+    assert len(got) == len(created)
+    assert pages.windows == 4
+    assert pages.stats.shortfall == 4 * ShortWindowServer.missing
