@@ -1,9 +1,10 @@
 """The read-only configuration of a ``CasesClient``: properties over its ``Settings``.
 
-:class:`ClientConfig` is the first base of :class:`kore_cases.CasesClient`: each
-property reads the frozen :class:`~kore_cases._settings.Settings` the constructor
-checked, so no attribute can be set that would not take effect. A new option is a
-field of ``Settings`` and a property here.
+:class:`ClientConfig` is the base of every part of :class:`kore_cases.CasesClient`
+that needs the configuration: each property reads the frozen
+:class:`~kore_cases._settings.Settings` the constructor checked, so no attribute can be
+set that would not take effect. A new option is a field of ``Settings`` and a property
+here.
 """
 
 from __future__ import annotations

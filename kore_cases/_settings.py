@@ -4,7 +4,8 @@
 :class:`Settings`; its ``host``, ``timeout``, ``retry``... are read-only properties over
 it, so that no attribute can be set that would not take effect. ``with_options()``
 makes a changed copy with :func:`dataclasses.replace`. A new option is a field here
-(with a default, at the end), a check, and a property on the client.
+(with a default, at the end), a check, and a property in
+:mod:`kore_cases._client_config`.
 """
 
 from __future__ import annotations
