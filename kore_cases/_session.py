@@ -82,8 +82,8 @@ class Session:
         """The session's shared sizer for ``"max"``, a fixed one for a number."""
         return self.max_sizer if page_size == "max" else PageSizer(page_size)
 
-    def fetcher(self, s: Settings) -> PageFetcher:
-        """A fetcher with the options ``s`` of a client or view over this session."""
+    def fetcher(self, settings: Settings) -> PageFetcher:
+        """A fetcher with the options ``settings`` of a client or view over this session."""
         if self.transport is None or self.throttle is None:
             if self.closed:
                 raise ClientClosedError("this CasesClient is closed; create a new one")
@@ -94,15 +94,15 @@ class Session:
         return PageFetcher(
             transport=self.transport,
             throttle=self.throttle,
-            auth=s.auth,
-            url=s.url,
-            path=s.path,
-            paging=s.paging,
-            policy=s.retry,
-            timeout=s.timeout,
-            max_rate_wait=s.max_rate_wait,
-            max_rate_limit_wait=s.max_rate_limit_wait,
-            priority=s.priority,
+            auth=settings.auth,
+            url=settings.url,
+            path=settings.path,
+            paging=settings.paging,
+            policy=settings.retry,
+            timeout=settings.timeout,
+            max_rate_wait=settings.max_rate_wait,
+            max_rate_limit_wait=settings.max_rate_limit_wait,
+            priority=settings.priority,
             observer=self.observer,
             closer=self.closer,
             headers=self.headers,
