@@ -63,11 +63,9 @@ def client_arguments(env: Mapping[str, str], given: Mapping[str, Any]) -> dict[s
         if not overridden and env.get(name):
             arguments[key] = _parsed(name, env[name], parse)
     store = env.get("KORE_RATE_STORE", "").strip()
-    limit = arguments.get("rate_limit", DEFAULT_RATE_LIMIT)
-    if store and "rate_limit" not in given and isinstance(limit, RateLimit):
-        arguments["rate_limit"] = _parsed(
-            "KORE_RATE_STORE", store, lambda _, url: limit.stored(url)
-        )
+    rate = arguments.get("rate_limit", DEFAULT_RATE_LIMIT)
+    if store and "rate_limit" not in given and isinstance(rate, RateLimit):
+        arguments["rate_limit"] = _parsed("KORE_RATE_STORE", store, lambda _, url: rate.stored(url))
     return arguments
 
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the tests that talk to local servers."""
+"""Helpers shared by the tests: local servers, canned answers, ``until()`` and a fake clock."""
 
 from __future__ import annotations
 
