@@ -307,6 +307,36 @@ async def test_export_asks_the_largest_page_by_default(
     assert len(limits) == -(-CASES // 100)
 
 
+async def test_export_to_a_link_to_dev_null_leaves_the_link(
+    server: FakeKoreServer, tmp_path: Path
+) -> None:
+    link = tmp_path / "null.jsonl"
+    link.symlink_to(os.devnull)
+    assert await run_main(*export_argv(server, link)) == 0
+    assert os.readlink(link) == os.devnull
+    assert listing(tmp_path) == [link.name]
+
+
+async def test_export_csv_neutralises_formulas_unless_csv_raw(tmp_path: Path) -> None:
+    formula = '=HYPERLINK("http://evil.example","open me")'
+
+    async def handler(request: web.Request) -> web.Response:
+        case = {"_id": "c-1", "name": formula, "tags": ["@SUM(1)"]}
+        page = {"page": 1, "limit": 50, "hasMore": False, "totalPages": 1, "totalResults": 1}
+        return web.json_response({**page, "results": [case]})
+
+    safe, raw = tmp_path / "safe.csv", tmp_path / "raw.csv"
+    async with serve(handler) as url:
+        argv = ["export", "--host", url, "--stream-id", "st-1", "--account-id", "a"]
+        argv += ["--jwt", "token", "--no-rate-limit", "-q"]
+        assert await run_main(*argv, "-o", str(safe)) == 0
+        assert await run_main(*argv, "-o", str(raw), "--csv-raw") == 0
+    with safe.open(newline="") as f_safe, raw.open(newline="") as f_raw:
+        row, raw_row = next(csv.DictReader(f_safe)), next(csv.DictReader(f_raw))
+    assert (row["name"], row["tags"]) == ("'" + formula, "'@SUM(1)")
+    assert (raw_row["name"], raw_row["tags"]) == (formula, "@SUM(1)")
+
+
 # -- resuming a file export -----------------------------------------------------------
 
 
@@ -632,6 +662,42 @@ async def test_a_failed_export_to_stdout_says_what_was_written(
     assert err.rstrip().endswith(hint)
 
 
+async def test_a_second_export_to_a_file_in_use_names_the_holder_and_touches_nothing(
+    server: FakeKoreServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "cases.jsonl"
+    await fail_at_page_3(server, target)
+    kept = side_file(target, ".partial").read_bytes()
+    capsys.readouterr()
+    before = await settled(server)
+    with TargetLock(target):  # an export of another process still runs
+        for flag in ("--restart", "--resume"):
+            assert await run_main(*export_argv(server, target, flag)) == 1
+            err = capsys.readouterr().err
+            assert f"another export (pid {os.getpid()}) is writing this file" in err
+            assert str(target) in err
+    assert side_file(target, ".partial").read_bytes() == kept
+    assert len(server.request_log) == before
+
+
+async def test_the_resume_hint_says_to_set_a_secret_given_as_a_flag(
+    server: FakeKoreServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = tmp_path / "cases.jsonl"
+    await fail_at_page_3(server, target)  # the secret came with --client-secret
+    err = capsys.readouterr().err
+    assert "set KORE_CLIENT_SECRET to the value of --client-secret (not printed here)" in err
+    assert server.client_secret not in err
+    # Done as told, the command works.
+    assert await run_main(*resume_argv(err, monkeypatch, server)) == 0
+    monkeypatch.setenv("KORE_CLIENT_SECRET", server.client_secret)
+    await fail_at_page_3(server, target, "--restart")
+    assert "set KORE_CLIENT_SECRET" not in capsys.readouterr().err  # it already holds it
+
+
 # -- errors ---------------------------------------------------------------------------
 
 
@@ -714,6 +780,39 @@ async def test_unwritable_output_fails_before_any_request(
     assert server.request_log == []
 
 
+def test_ctrl_c_while_starting_is_one_line_and_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted() -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("kore_cases.cli.build_parser", interrupted)
+    assert main(["count"]) == 130
+    assert capsys.readouterr().err == "kore-cases: interrupted\n"
+
+
+async def test_a_private_ca_named_in_ssl_cert_file_is_trusted(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+
+    async def handler(request: web.Request) -> web.Response:
+        page = {"page": 1, "limit": 1, "hasMore": False, "totalPages": 1, "totalResults": 7}
+        return web.json_response({**page, "results": []})
+
+    async with serve(handler, ssl_context=server_context) as url:
+        argv = ["count", "--host", url, "--stream-id", "st-1", "--account-id", "a"]
+        argv += ["--jwt", "token", "--no-rate-limit"]
+        code, _, err = await run_cli(*argv)
+        assert code == 1
+        assert "127.0.0.1" in err
+        assert "SSL_CERT_FILE" in err
+        code, out, err = await run_cli(*argv, env={"SSL_CERT_FILE": str(bundle)})
+        assert (code, out.strip()) == (0, "7"), err
+
+
 # -- serve ----------------------------------------------------------------------------
 
 
@@ -763,105 +862,3 @@ async def test_serve_tells_people_how_to_connect(server: FakeKoreServer) -> None
     assert text.startswith(f"Fake Kore.ai server on {server.url} with {CASES} cases")
     assert f"client secret  {server.client_secret}" in text
     assert f"export KORE_HOST={server.url} KORE_STREAM_ID={server.stream_id}" in text
-
-
-# -- targets, locks, CSV cells, secrets in the resume hint, Ctrl-C at start-up ----------
-
-
-async def test_a_second_export_to_a_file_in_use_names_the_holder_and_touches_nothing(
-    server: FakeKoreServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    target = tmp_path / "cases.jsonl"
-    await fail_at_page_3(server, target)
-    kept = side_file(target, ".partial").read_bytes()
-    capsys.readouterr()
-    before = await settled(server)
-    with TargetLock(target):  # an export of another process still runs
-        for flag in ("--restart", "--resume"):
-            assert await run_main(*export_argv(server, target, flag)) == 1
-            err = capsys.readouterr().err
-            assert f"another export (pid {os.getpid()}) is writing this file" in err
-            assert str(target) in err
-    assert side_file(target, ".partial").read_bytes() == kept
-    assert len(server.request_log) == before
-
-
-async def test_export_to_a_link_to_dev_null_leaves_the_link(
-    server: FakeKoreServer, tmp_path: Path
-) -> None:
-    link = tmp_path / "null.jsonl"
-    link.symlink_to(os.devnull)
-    assert await run_main(*export_argv(server, link)) == 0
-    assert os.readlink(link) == os.devnull
-    assert listing(tmp_path) == [link.name]
-
-
-async def test_export_csv_neutralises_formulas_unless_csv_raw(tmp_path: Path) -> None:
-    formula = '=HYPERLINK("http://evil.example","open me")'
-
-    async def handler(request: web.Request) -> web.Response:
-        case = {"_id": "c-1", "name": formula, "tags": ["@SUM(1)"]}
-        page = {"page": 1, "limit": 50, "hasMore": False, "totalPages": 1, "totalResults": 1}
-        return web.json_response({**page, "results": [case]})
-
-    safe, raw = tmp_path / "safe.csv", tmp_path / "raw.csv"
-    async with serve(handler) as url:
-        argv = ["export", "--host", url, "--stream-id", "st-1", "--account-id", "a"]
-        argv += ["--jwt", "token", "--no-rate-limit", "-q"]
-        assert await run_main(*argv, "-o", str(safe)) == 0
-        assert await run_main(*argv, "-o", str(raw), "--csv-raw") == 0
-    with safe.open(newline="") as f_safe, raw.open(newline="") as f_raw:
-        row, raw_row = next(csv.DictReader(f_safe)), next(csv.DictReader(f_raw))
-    assert (row["name"], row["tags"]) == ("'" + formula, "'@SUM(1)")
-    assert (raw_row["name"], raw_row["tags"]) == (formula, "@SUM(1)")
-
-
-async def test_the_resume_hint_says_to_set_a_secret_given_as_a_flag(
-    server: FakeKoreServer,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    target = tmp_path / "cases.jsonl"
-    await fail_at_page_3(server, target)  # the secret came with --client-secret
-    err = capsys.readouterr().err
-    assert "set KORE_CLIENT_SECRET to the value of --client-secret (not printed here)" in err
-    assert server.client_secret not in err
-    # Done as told, the command works.
-    assert await run_main(*resume_argv(err, monkeypatch, server)) == 0
-    monkeypatch.setenv("KORE_CLIENT_SECRET", server.client_secret)
-    await fail_at_page_3(server, target, "--restart")
-    assert "set KORE_CLIENT_SECRET" not in capsys.readouterr().err  # it already holds it
-
-
-def test_ctrl_c_while_starting_is_one_line_and_130(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    def interrupted() -> Any:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("kore_cases.cli.build_parser", interrupted)
-    assert main(["count"]) == 130
-    assert capsys.readouterr().err == "kore-cases: interrupted\n"
-
-
-async def test_a_private_ca_named_in_ssl_cert_file_is_trusted(tmp_path: Path) -> None:
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_context)
-    bundle = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
-
-    async def handler(request: web.Request) -> web.Response:
-        page = {"page": 1, "limit": 1, "hasMore": False, "totalPages": 1, "totalResults": 7}
-        return web.json_response({**page, "results": []})
-
-    async with serve(handler, ssl_context=server_context) as url:
-        argv = ["count", "--host", url, "--stream-id", "st-1", "--account-id", "a"]
-        argv += ["--jwt", "token", "--no-rate-limit"]
-        code, _, err = await run_cli(*argv)
-        assert code == 1
-        assert "127.0.0.1" in err
-        assert "SSL_CERT_FILE" in err
-        code, out, err = await run_cli(*argv, env={"SSL_CERT_FILE": str(bundle)})
-        assert (code, out.strip()) == (0, "7"), err
