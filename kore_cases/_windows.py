@@ -53,7 +53,7 @@ from ._fetch import PageFetcher, decode_page
 from ._pagination import PageIterator, TaskOwner, _Loop
 from ._stats import PullStats
 from ._window_plan import NominalWindow, WindowCursor, auto_width, first_auto_width
-from ._wire import ms_from_datetime, parse_kore_time
+from ._wire import kore_time_from_ms, ms_from_datetime, parse_kore_time
 from .errors import KoreCasesError, resume_at
 from .models import CasesPage, page_decoder
 
@@ -488,8 +488,7 @@ async def _first_page(pages: PageIterator[T]) -> CasesPage[T] | None:
 
 def _iso(ms: int) -> str:
     """Epoch milliseconds as Kore writes dates: ``2025-05-26T18:30:00.000Z``."""
-    moment = _EPOCH + ms * _MS
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return kore_time_from_ms(ms)
 
 
 def _bound_ms(text: object, *, end: bool) -> int | None:
