@@ -26,7 +26,10 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from aiohttp import web
 
+from .._checks import whole_number
 from ._mutations import UNCHANGED
+from ._pages import json_object
+from ._records import kore_error
 
 if TYPE_CHECKING:
     from ._server import FakeKoreServer
@@ -45,18 +48,15 @@ def _json(status: int, payload: Any) -> web.Response:
 
 
 def _problem(status: int, message: str) -> web.Response:
-    return _json(status, {"errors": [{"msg": message, "code": status}]})
+    return web.Response(
+        status=status, body=kore_error(status, message), content_type="application/json"
+    )
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    if not raw.strip():
-        return {}
-    try:
-        value = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        raise ValueError("the body must be a JSON object") from None
-    if not isinstance(value, dict):
+    """The JSON object sent (``{}`` for an empty body), as getCases reads its body."""
+    value = json_object(await request.read())
+    if value is None:
         raise ValueError("the body must be a JSON object")
     return value
 
@@ -83,9 +83,7 @@ class _Routes:
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         body = await _body(request)
-        count = body.get("count", 1)
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValueError("count must be a whole number >= 1")
+        count = whole_number("count", body.get("count", 1), 1)
         flags = {key: body.get(key, False) for key in ("sameMillisecond", "hidden")}
         if not all(isinstance(flag, bool) for flag in flags.values()):
             raise ValueError("sameMillisecond and hidden must be true or false")
