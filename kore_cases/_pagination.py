@@ -30,12 +30,11 @@ fetches them again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Coroutine, Mapping
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import Coroutine, Mapping
+from typing import Any, Protocol, TypeVar
 
 from ._case_ids import CaseKeys, SeenIdHashes
 from ._checks import whole_number
@@ -44,6 +43,7 @@ from ._fetch import PageFetcher
 from ._page_reader import PageReader, Prefetched, prefetch, result_of
 from ._page_size import PageSizer
 from ._prefetch import PrefetchWindow
+from ._pull_iter import AsyncPullIterator, PageStream
 from ._stats import PullStats
 from .errors import KoreCasesError, PaginationError, resume_at
 from .models import Case, CasesPage, page_decoder
@@ -104,38 +104,7 @@ def check_pull_arguments(
         ) from None
 
 
-class _Pausable(Protocol[T_co]):
-    """An async iterator whose consumer can say it left its ``async for``."""
-
-    def __anext__(self) -> Awaitable[T_co]: ...
-
-    def _pause(self) -> None: ...
-
-
-class _Loop(Generic[T_co]):
-    """What ``async for`` holds while it runs: leaving the loop pauses the pull.
-
-    ``break`` drops this object (the loop was its only holder) but not an iterator the
-    caller named, whose fetches would otherwise go on spending the account's requests.
-    """
-
-    __slots__ = ("_source",)
-
-    def __init__(self, source: _Pausable[T_co]) -> None:
-        self._source = source
-
-    def __aiter__(self) -> _Loop[T_co]:
-        return self
-
-    def __anext__(self) -> Awaitable[T_co]:
-        return self._source.__anext__()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(RuntimeError):  # the event loop is closed: nothing runs
-            self._source._pause()
-
-
-class PageIterator(Generic[T]):
+class PageIterator(PageStream[T]):
     """Async iterator over the pages of a pull; see :meth:`CasesClient.iter_pages`.
 
     Use it as ``async for page in it`` or ``async with it: async for page in it``;
@@ -178,21 +147,7 @@ class PageIterator(Generic[T]):
         self._observer = fetcher.observer
         self._observer.pull_started(self.stats, self._reader.filter_body)
 
-    # -- iteration protocol -------------------------------------------------------
-
-    def __aiter__(self) -> _Loop[CasesPage[T]]:
-        return _Loop(self)
-
-    async def __aenter__(self) -> PageIterator[T]:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def __anext__(self) -> CasesPage[T]:
-        page = await self._take()
-        self.stats.cases += len(page.results)
-        return page
+    # -- iteration protocol (``async for``/``async with``: see PageStream) -----------
 
     async def aclose(self) -> None:
         """Stop the pull: cancel the fetches still running and wait for them to end."""
@@ -427,7 +382,7 @@ class PageSource(Protocol[T]):
         ...
 
 
-class CaseIterator(Generic[T]):
+class CaseIterator(AsyncPullIterator[T]):
     """Async iterator over the cases of a pull; see :meth:`CasesClient.iter_cases`.
 
     :attr:`stats` and :attr:`resume_page` are those of the underlying page iterator,
@@ -463,15 +418,6 @@ class CaseIterator(Generic[T]):
             # Unordered pulls may hand out a page while an earlier one is still missing.
             return min(self._current_page, self._pages.resume_page)
         return self._pages.resume_page
-
-    def __aiter__(self) -> _Loop[T]:
-        return _Loop(self)
-
-    async def __aenter__(self) -> CaseIterator[T]:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
     async def __anext__(self) -> T:
         # The path taken for all but the first case of each page: keep it short.

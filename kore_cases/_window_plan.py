@@ -21,12 +21,18 @@ about :data:`AUTO_TARGET_PAGES` pages each, so that the partial last page of a w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from ._wire import kore_time_from_ms
 
 __all__ = [
     "AUTO_TARGET_PAGES",
     "NominalWindow",
+    "TimeWindow",
     "WindowCursor",
+    "WindowSchedule",
     "auto_width",
     "first_auto_width",
 ]
@@ -35,6 +41,27 @@ AUTO_TARGET_PAGES = 25
 """Pages an automatic window aims at: at most one partial page in 25 is < 5% overhead."""
 
 _MAX_GROWTH = 4.0
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """One creation-date window of a windowed pull: the ``startDate``/``endDate`` it sends.
+
+    ``None`` means the bound is not sent (the filter has none there). Errors of a
+    windowed pull carry one as ``resume_window``; pass it back as ``start_window=``.
+    """
+
+    start: str | None
+    end: str | None
+
+    def apply(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``body`` with this window's bounds in place of the filter's."""
+        windowed = {k: v for k, v in body.items() if k not in ("startDate", "endDate")}
+        if self.start is not None:
+            windowed["startDate"] = self.start
+        if self.end is not None:
+            windowed["endDate"] = self.end
+        return windowed
 
 
 @dataclass(frozen=True)
@@ -123,3 +150,59 @@ def auto_width(width: int, count: int, page: int) -> int:
     factor = _MAX_GROWTH if count == 0 else target / count
     factor = min(_MAX_GROWTH, max(1 / _MAX_GROWTH, factor))
     return max(1, int(width * factor))
+
+
+class WindowSchedule:
+    """The windows still to start, in pull order, and the bounds each one sends.
+
+    A fixed ``width`` (ms) cuts aligned windows. ``width=None`` is ``"auto"``: the first
+    window is ``first_width`` wide, and a window taken after :meth:`counted` was told a
+    window's count is sized from it (:func:`auto_width`), else as wide as the last.
+    ``bounds`` are the filter's own ``startDate``/``endDate`` (``None``: not sent), sent
+    by the oldest and the newest window.
+    """
+
+    def __init__(
+        self,
+        cursor: WindowCursor,
+        bounds: tuple[str | None, str | None],
+        *,
+        width: int | None,
+        first_width: int = 1,
+    ) -> None:
+        self._cursor = cursor
+        self._bounds = bounds
+        self._width = width
+        self._last_width = first_width
+        self._count_hint: tuple[int, int] | None = None  # (width, count) of a window
+
+    @property
+    def done(self) -> bool:
+        """Whether every window has been taken."""
+        return self._cursor.done
+
+    def take(self, page_size: int) -> tuple[TimeWindow, NominalWindow]:
+        """The next window: what it sends, and its nominal range (``page_size``: the
+        server's, for sizing an automatic window)."""
+        nominal = self._cursor.take(self._next_width(page_size), aligned=self._width is not None)
+        start, end = self._bounds
+        return (
+            TimeWindow(
+                start if nominal.oldest else kore_time_from_ms(nominal.start - 1),
+                end if nominal.newest else kore_time_from_ms(nominal.end),
+            ),
+            nominal,
+        )
+
+    def counted(self, nominal: NominalWindow, count: int) -> None:
+        """A window's first page came: it holds ``count`` cases."""
+        self._count_hint = (nominal.end - nominal.start, count)
+
+    def _next_width(self, page_size: int) -> int:
+        if self._width is not None:
+            return self._width
+        if self._count_hint is not None:
+            width, count = self._count_hint
+            self._count_hint = None
+            self._last_width = auto_width(width, count, page_size)
+        return self._last_width

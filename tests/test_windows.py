@@ -28,9 +28,12 @@ from kore_cases import (
 from kore_cases._window_plan import (
     AUTO_TARGET_PAGES,
     WindowCursor,
+    WindowSchedule,
     auto_width,
     first_auto_width,
 )
+from kore_cases._window_span import planned_bounds
+from kore_cases._windows import EdgeRepeats
 from kore_cases.testing import FakeKoreServer
 from kore_cases.testing._data import iso_ms, parse_iso
 
@@ -431,3 +434,59 @@ async def test_the_shortfall_of_a_windowed_pull_is_the_sum_over_its_windows(
     assert len(got) == len(created)
     assert pages.windows == 4
     assert pages.stats.shortfall == 4 * ShortWindowServer.missing
+
+
+def test_a_schedule_sends_the_filters_bounds_outside_and_overlaps_inside() -> None:
+    schedule = WindowSchedule(
+        WindowCursor(0, 2 * DAY_MS - 1, descending=False), (None, "2099-01-01"), width=DAY_MS
+    )
+    first, _ = schedule.take(page_size=50)
+    second, nominal = schedule.take(page_size=50)
+    assert schedule.done
+    assert first == TimeWindow(None, iso_ms(DAY_MS))
+    # The boundary is sent 1 ms early as startDate: a case at either edge is inside.
+    assert second == TimeWindow(iso_ms(DAY_MS - 1), "2099-01-01")
+    assert (nominal.start, nominal.end) == (DAY_MS, 2 * DAY_MS)
+
+
+def test_an_auto_schedule_sizes_the_next_window_from_the_last_count() -> None:
+    schedule = WindowSchedule(
+        WindowCursor(0, 10**9, descending=True), (None, None), width=None, first_width=1000
+    )
+    _, first = schedule.take(page_size=10)
+    assert first.end - first.start == 1000
+    _, same = schedule.take(page_size=10)
+    assert same.end - same.start == 1000  # no count yet: as wide as the last
+    schedule.counted(first, 0)  # empty: the next is 4 times wider
+    _, wider = schedule.take(page_size=10)
+    assert wider.end - wider.start == 4000
+    schedule.counted(wider, AUTO_TARGET_PAGES * 10 * 2)  # twice the target: half as wide
+    _, narrower = schedule.take(page_size=10)
+    assert narrower.end - narrower.start == 2000
+
+
+def test_edge_repeats_drop_only_the_previous_windows_last_ids() -> None:
+    edges = EdgeRepeats(lambda case: case["_id"], tail_pages=2)
+    assert not edges.active
+    tail = edges.tail()
+    for page in (["a", "b"], ["c", "d"], ["e", "f"]):
+        edges.note(tail, [{"_id": i} for i in page])
+    edges.window_done(tail)
+    assert edges.active
+    kept = edges.drop([{"_id": i} for i in "abcfg"])
+    assert [case["_id"] for case in kept] == ["a", "b", "g"]  # a, b: three pages back
+
+
+def test_a_resumed_pull_plans_only_the_span_after_its_window() -> None:
+    body = {"startDate": "2025-01-01", "endDate": "2025-01-31"}
+    lo, hi = planned_bounds(body, None, descending=True) or (None, None)
+    assert (lo, hi) == (
+        parse_iso("2025-01-01T00:00:00Z")[0],
+        parse_iso("2025-02-01T00:00:00Z")[0] - 1,
+    )
+    middle = TimeWindow(iso_ms(10**12 - 1), iso_ms(2 * 10**12))
+    assert planned_bounds(body, middle, descending=True) == (lo, 10**12 - 1)
+    assert planned_bounds(body, middle, descending=False) == (2 * 10**12, hi)
+    # The window that sent the filter's own outer bound was the last one.
+    assert planned_bounds(body, TimeWindow("2025-01-01", "x"), descending=True) is None
+    assert planned_bounds(body, TimeWindow("x", "2025-01-31"), descending=False) is None

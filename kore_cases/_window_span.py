@@ -1,0 +1,130 @@
+"""The creation-time span a windowed pull cuts into windows, in epoch milliseconds.
+
+:func:`planned_bounds` (pure) reads the filter's ``startDate``/``endDate`` and, for a
+resumed pull, cuts off the windows before the one it resumes with. :func:`learn_span`
+fills an open bound from the data: one request of one case gives the first case in
+the pull's order and ``totalResults``; a second, of the last case
+(``page=totalResults``), gives the other end. ``window="auto"`` always makes the first
+request (it needs the count).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import msgspec
+
+from ._fetch import PageFetcher, decode_page
+from ._stats import PullStats
+from ._window_plan import TimeWindow
+from ._wire import ms_from_datetime, parse_kore_time
+from .models import CasesPage, page_decoder
+
+__all__ = ["Span", "learn_span", "planned_bounds"]
+
+_MS = timedelta(milliseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_DAY_MS = 86_400_000
+
+Bounds = tuple[int | None, int | None]
+
+
+@dataclass(frozen=True)
+class Span:
+    """Creation times ``[lo, hi]`` to cut (``None``: unknown, no window can be cut), and
+    the pull's ``totalResults`` if a request learnt it."""
+
+    lo: int | None
+    hi: int | None
+    total: int | None = None
+
+
+class _Stamp(msgspec.Struct, gc=False):
+    """Just the creation time of a case, for learning a pull's span."""
+
+    created_at: str | None = msgspec.field(default=None, name="createdAt")
+
+
+def planned_bounds(
+    body: Mapping[str, Any], resumed: TimeWindow | None, *, descending: bool
+) -> Bounds | None:
+    """The filter's bounds in ms, after ``resumed`` if given; ``None``: nothing left."""
+    lo = _bound_ms(body.get("startDate"), end=False)
+    hi = _bound_ms(body.get("endDate"), end=True)
+    if resumed is None:
+        return lo, hi
+    # Only the windows after the resumed one are left to plan.
+    if descending:
+        if resumed.start is None or resumed.start == body.get("startDate"):
+            return None
+        # It sent startDate = a - 1 ms: [lo, a - 1] is left.
+        return lo, _bound_ms(resumed.start, end=False)
+    if resumed.end is None or resumed.end == body.get("endDate"):
+        return None
+    # It sent endDate = b: [b, hi] is left.
+    return _bound_ms(resumed.end, end=False), hi
+
+
+async def learn_span(
+    fetcher: PageFetcher,
+    body: Mapping[str, Any],
+    stats: PullStats,
+    bounds: Bounds,
+    *,
+    descending: bool,
+    need_count: bool,
+) -> Span:
+    """``bounds`` with the open ones learnt from the data (and the count, if asked)."""
+    lo, hi = bounds
+    if lo is not None and hi is not None and not need_count:
+        return Span(lo, hi)
+    first = await _probe(fetcher, body, stats, 1)
+    total = first.total_results
+    if total == 0 or not first.results:
+        return Span(None, None, total)
+    one_end = _created_ms(first.results[0])
+    other_end: int | None = None
+    if (lo is None and descending) or (hi is None and not descending):
+        last = await _probe(fetcher, body, stats, total)
+        other_end = _created_ms(last.results[0]) if last.results else None
+    else:
+        other_end = one_end
+    newest, oldest = (one_end, other_end) if descending else (other_end, one_end)
+    return Span(oldest if lo is None else lo, newest if hi is None else hi, total)
+
+
+async def _probe(
+    fetcher: PageFetcher, body: Mapping[str, Any], stats: PullStats, page: int
+) -> CasesPage[_Stamp]:
+    """One case of the pull (page ``page`` of size 1): its time and the count."""
+    decoder = page_decoder(_Stamp)
+    result, _attempts = await fetcher.fetch(
+        fetcher.request_body(body, page, 1),
+        page=page,
+        stats=stats,
+        parse=lambda data: decode_page(data, decoder, page=page, path=fetcher.path),
+    )
+    return result
+
+
+def _bound_ms(text: object, *, end: bool) -> int | None:
+    """A filter bound as sent (ISO date-time, or a date) in ms; a date's end is its last ms."""
+    if not isinstance(text, str):
+        return None
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        start = (datetime(day.year, day.month, day.day, tzinfo=timezone.utc) - _EPOCH) // _MS
+        return start + _DAY_MS - 1 if end else start
+    return _ms(text)
+
+
+def _created_ms(stamp: _Stamp) -> int | None:
+    return None if stamp.created_at is None else _ms(stamp.created_at)
+
+
+def _ms(text: str) -> int | None:
+    moment = parse_kore_time(text)
+    return None if moment is None else ms_from_datetime(moment)
