@@ -9,7 +9,9 @@ the last run. Modules, one concern each:
 * :mod:`._dataset`: the month files, merged and replaced atomically;
 * :mod:`._table`: cases as Arrow tables (the flat export columns plus ``raw``);
 * :mod:`._keys`: the few fields of a case sync reads, and month arithmetic;
-* :mod:`._runner`: one run, through the public client;
+* :mod:`._runner`: one run's pulls, through the public client;
+* :mod:`._merge`: the cases received, classified and merged into their months;
+* :mod:`._meter`: a run's request and case counts, and its progress reports;
 * :mod:`._report`: progress and the summary.
 """
 

@@ -14,7 +14,6 @@ import dataclasses
 import errno
 import logging
 import math
-import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +25,7 @@ from .._export._target import TargetBusyError, TargetLock
 from .._wire import kore_time_from_ms
 from ..errors import PaginationError
 from ..filters import CaseFilter
-from ._dataset import Dataset, MonthChanges, Stored
+from ._dataset import Dataset, MonthChanges
 from ._keys import (
     NO_MONTH,
     CaseKey,
@@ -37,14 +36,15 @@ from ._keys import (
     ms_from_datetime,
     next_month_start,
 )
+from ._merge import MonthMerger
+from ._meter import RunMeter
 from ._plan import DAY_MS, Range, plan_probes, plan_run
-from ._report import Phase, SyncProgress, SyncSummary
+from ._report import SyncProgress, SyncSummary
 from ._state import Pending, SyncState, SyncStateError, load_state, save_state
 
 if TYPE_CHECKING:
     from .._client_pulls import PullMethods
     from .._pagination import PageIterator
-    from ..models import CasesPage
 
 __all__ = ["DEFAULT_OVERLAP_MS", "run_sync"]
 
@@ -76,7 +76,11 @@ def _bound_ms(value: Any, *, end: bool) -> int | None:
 
 
 class _Run:
-    """The state of one run: the client, the dataset, counters, and the month cursor."""
+    """One run: the client and the filter, the pulls of the plan, and where cases go.
+
+    Counting is :class:`RunMeter`'s, merging into the months :class:`MonthMerger`'s;
+    this class sends the requests and walks their answers.
+    """
 
     def __init__(
         self,
@@ -90,15 +94,15 @@ class _Run:
         self.dataset = dataset
         self.filter = case_filter
         self.state = state
-        self.on_progress = on_progress
-        self.progress = SyncProgress()
-        self.started = time.monotonic()
-        self.index: dict[str, Stored] = dataset.index()
         self.summary = SyncSummary(directory=str(dataset.root), first=False)
-        self.server_limit: int | None = None
-        """The largest page size the server has answered with in this run."""
+        self.meter = RunMeter(
+            self.summary,
+            on_progress,
+            asked_page_size=client.page_size,
+            max_page_size=client.max_page_size,
+        )
+        self.merger = MonthMerger(dataset, state, self.meter)
         self.user_end_ms = _bound_ms(case_filter.end_date, end=True)
-        self._planned_by_pull: dict[str, int] = {}
 
     # -- requests ------------------------------------------------------------------
 
@@ -129,9 +133,9 @@ class _Run:
         Raises:
             PaginationError: the server lists the older case first.
         """
-        self.plan_requests("newest", 1)
+        self.meter.plan_requests("newest", 1)
         page = await self.client.get_page(case_filter, page=1, page_size=2, model=msgspec.Raw)
-        self.count_requests(1)
+        self.meter.count_requests(1)
         keys = [case_key(raw) for raw in page.results[:2]]
         if len(keys) == 2 and _ascending(keys[0].created_ms, keys[1].created_ms):
             raise PaginationError(
@@ -145,37 +149,7 @@ class _Run:
     def pull(self, name: str, case_filter: CaseFilter) -> _KeyPages:
         """Every case of ``case_filter`` as :class:`CaseKey` lists, page by page."""
         pages = self.client.iter_pages(case_filter, model=msgspec.Raw, dedupe=False)
-        return _KeyPages(self, name, pages)
-
-    def note_page(self, name: str, page: CasesPage[msgspec.Raw], requests: int) -> None:
-        """Count a page of pull ``name`` (and the ``requests`` it took) into the run."""
-        if page.limit > 0:
-            self.server_limit = max(self.server_limit or 0, page.limit)
-            self._planned_by_pull[name] = max(1, math.ceil(page.total_results / page.limit))
-        self.count_requests(requests)
-        self.progress.cases += len(page.results)
-        self.report()
-
-    def page_limit(self) -> int:
-        """Cases a page holds: the server's answer if there was one, else what is asked."""
-        if self.server_limit is not None:
-            return self.server_limit
-        asked = self.client.page_size
-        return asked if isinstance(asked, int) else self.client.max_page_size
-
-    def count_requests(self, n: int) -> None:
-        self.summary.requests += n
-        self.progress.requests += n
-
-    def report(self, phase: Phase | None = None) -> None:
-        if phase is not None:
-            self.progress.phase = phase
-        if self.on_progress is None:
-            return
-        self.progress.elapsed = time.monotonic() - self.started
-        planned = sum(self._planned_by_pull.values())
-        self.progress.requests_planned = max(planned, self.progress.requests)
-        self.on_progress(self.progress)
+        return _KeyPages(self.meter, name, pages)
 
     def plan_older(self, pending: Pending) -> None:
         """Estimate the unresolved pull from the last run's unresolved set."""
@@ -183,65 +157,9 @@ class _Run:
             return
         end = pending.unresolved_end_ms
         older = sum(1 for c in self.state.unresolved.values() if end is None or c <= end)
-        self.plan_requests("unresolved", max(1, math.ceil(older / self.page_limit())))
+        self.meter.plan_requests("unresolved", max(1, math.ceil(older / self.meter.page_limit())))
 
-    def plan_requests(self, name: str, requests: int) -> None:
-        self._planned_by_pull[name] = requests
-
-    # -- what a case is to the dataset ---------------------------------------------
-
-    def classify(self, key: CaseKey, changes: MonthChanges) -> None:
-        """Count ``key`` as new, changed or unchanged and note it in its month's changes."""
-        changes.returned.add(key.id)
-        if key.unresolved and key.created_ms is not None:
-            changes.unresolved[key.id] = key.created_ms
-        stored = self.index.get(key.id)
-        if stored is None:
-            if key.id not in changes.incoming:
-                self.summary.new += 1
-            changes.incoming[key.id] = key
-        elif key.updated_ms is not None and (
-            stored.updated_ms is None or key.updated_ms > stored.updated_ms
-        ):
-            if key.id not in changes.incoming:
-                self.summary.changed += 1
-            changes.incoming[key.id] = key
-        elif key.id not in changes.incoming:
-            self.summary.unchanged += 1
-
-    async def settle(self, month: str, changes: MonthChanges) -> None:
-        """Merge one month's changes into its file and the index, and its unresolved cases."""
-        # In a thread: the pull's prefetched requests go on while the file is written.
-        removed, fields = await asyncio.to_thread(
-            self.dataset.settle, month, changes, self.state.field_columns
-        )
-        if changes.incoming or removed:
-            self.summary.months_written += 1
-            self.progress.months_written += 1
-        self.state.field_columns = fields
-        self.summary.removed += len(removed)
-        for case_id in removed:
-            self.index.pop(case_id, None)
-        for case_id, key in changes.incoming.items():
-            self.index[case_id] = Stored(month, key.created_ms, key.updated_ms)
-        unresolved = self.state.unresolved
-        if changes.covered and month != NO_MONTH:
-            first, after = month_start(month), next_month_start(month)
-            for case_id in [
-                i
-                for i, created in unresolved.items()
-                if first <= created < after and any(r.holds(created) for r in changes.covered)
-            ]:
-                del unresolved[case_id]
-        for case_id in removed:
-            unresolved.pop(case_id, None)
-        for case_id, created in changes.unresolved.items():
-            if created is not None:
-                unresolved[case_id] = created
-        for case_id in changes.resolved:
-            unresolved.pop(case_id, None)
-
-    # -- the three parts of a run --------------------------------------------------
+    # -- the parts of a run --------------------------------------------------------
 
     async def recent(self, pending: Pending) -> None:
         """The recent pull, settling each month as the pull passes into an older one."""
@@ -270,63 +188,31 @@ class _Run:
                 async for keys in pages:
                     for key in keys:
                         if key.created_ms is None:
-                            self.classify(key, months.setdefault(NO_MONTH, MonthChanges()))
+                            self.merger.classify(key, months.setdefault(NO_MONTH, MonthChanges()))
                             continue
                         if boundary is not None and key.created_ms >= boundary:
                             # A month already settled (the data moved and pages were read
                             # again, or the server is not strictly newest first).
-                            self.classify(key, late)
+                            self.merger.classify(key, late)
                             continue
                         month = key.month
                         if current is not None and month < current:
                             boundary = next_month_start(month)
-                            await self.settle_before(boundary, months, waiting, covered)
+                            await self.merger.settle_before(boundary, months, waiting, covered)
                             pending.next_end_ms = boundary
                             await asyncio.to_thread(save_state, self.dataset.root, self.state)
                         current = month
-                        self.classify(key, months.setdefault(month, MonthChanges()))
-        await self.settle_before(
+                        self.merger.classify(key, months.setdefault(month, MonthChanges()))
+        await self.merger.settle_before(
             None if lowest is None else month_start(month_of(lowest)), months, waiting, covered
         )
         if NO_MONTH in months:  # cases without a readable createdAt: merged, never settled
-            await self.settle(NO_MONTH, months.pop(NO_MONTH))
+            await self.merger.settle(NO_MONTH, months.pop(NO_MONTH))
         if late.incoming:
-            await self.settle_late(late)
+            await self.merger.settle_late(late)
         pending.recent_done = True
         pending.next_end_ms = None
         await asyncio.to_thread(save_state, self.dataset.root, self.state)
-
-    async def settle_before(
-        self,
-        boundary: int | None,
-        months: dict[str, MonthChanges],
-        waiting: set[str],
-        covered: Range,
-    ) -> None:
-        """Settle every month starting at or after ``boundary`` (all with ``None``)."""
-        ready = sorted(
-            m
-            for m in set(months) | waiting
-            if boundary is None or (m != NO_MONTH and month_start(m) >= boundary)
-        )
-        for month in reversed(ready):
-            changes = months.pop(month, None) or MonthChanges()
-            if month != NO_MONTH:
-                changes.covered.append(covered)
-            waiting.discard(month)
-            await self.settle(month, changes)
-            self.report("recent")
-
-    async def settle_late(self, late: MonthChanges) -> None:
-        by_month: dict[str, MonthChanges] = {}
-        for case_id, key in late.incoming.items():
-            changes = by_month.setdefault(key.month, MonthChanges())
-            changes.incoming[case_id] = key
-            changes.returned.add(case_id)
-            if key.unresolved and key.created_ms is not None:
-                changes.unresolved[case_id] = key.created_ms
-        for month, changes in sorted(by_month.items()):
-            await self.settle(month, changes)
 
     async def older(self, pending: Pending) -> None:
         """The unresolved pull, then probes for the cases that left the unresolved set."""
@@ -337,13 +223,13 @@ class _Run:
                 pending.unresolved_start_ms, pending.unresolved_end_ms, unresolved=True
             )
             if case_filter is not None:
-                self.report("unresolved")
+                self.meter.report("unresolved")
                 async with self.pull("unresolved", case_filter) as pages:
                     async for keys in pages:
                         for key in keys:
                             unresolved_now.add(key.id)
                             changes = months.setdefault(key.month, MonthChanges())
-                            self.classify(key, changes)
+                            self.merger.classify(key, changes)
                             # The server says it is unresolved, whatever its status reads.
                             if key.created_ms is not None:
                                 changes.unresolved[key.id] = key.created_ms
@@ -353,27 +239,29 @@ class _Run:
                 for case_id, created in self.state.unresolved.items()
                 if case_id not in unresolved_now and (end is None or created <= end)
             ]
-            stored = sorted(s.created_ms for s in self.index.values() if s.created_ms is not None)
-            windows = plan_probes(candidates, stored, self.page_limit())
+            stored = sorted(
+                s.created_ms for s in self.merger.index.values() if s.created_ms is not None
+            )
+            windows = plan_probes(candidates, stored, self.meter.page_limit())
             self.summary.probes = len(windows)
-            self.plan_requests("probes", len(windows))
+            self.meter.plan_requests("probes", len(windows))
             for number, window in enumerate(windows):
-                self.report("probes")
+                self.meter.report("probes")
                 probe = self.bounded(window.start_ms, window.end_ms)
                 if probe is None:
                     continue
                 async with self.pull(f"probe {number}", probe) as pages:
                     async for keys in pages:
                         for key in keys:
-                            self.classify(key, months.setdefault(key.month, MonthChanges()))
+                            self.merger.classify(key, months.setdefault(key.month, MonthChanges()))
                 for month in _months_of(window):
                     months.setdefault(month, MonthChanges()).covered.append(window)
-        self.report("writing")
+        self.meter.report("writing")
         for month, changes in sorted(months.items()):
             for case_id in changes.returned:
                 if case_id not in changes.unresolved:
                     changes.resolved.add(case_id)
-            await self.settle(month, changes)
+            await self.merger.settle(month, changes)
 
 
 def _ascending(first: int | None, second: int | None) -> bool:
@@ -387,8 +275,8 @@ class _KeyPages:
     the block stops the pull's fetches.
     """
 
-    def __init__(self, run: _Run, name: str, pages: PageIterator[msgspec.Raw]) -> None:
-        self._run = run
+    def __init__(self, meter: RunMeter, name: str, pages: PageIterator[msgspec.Raw]) -> None:
+        self._meter = meter
         self._name = name
         self._pages = pages
         self._counted = 0
@@ -398,7 +286,7 @@ class _KeyPages:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._pages.aclose()
-        self._run.count_requests(self._pages.stats.requests - self._counted)
+        self._meter.count_requests(self._pages.stats.requests - self._counted)
 
     def __aiter__(self) -> _KeyPages:
         return self
@@ -406,7 +294,7 @@ class _KeyPages:
     async def __anext__(self) -> list[CaseKey]:
         page = await self._pages.__anext__()
         requests = self._pages.stats.requests
-        self._run.note_page(self._name, page, requests - self._counted)
+        self._meter.note_page(self._name, page, requests - self._counted)
         self._counted = requests
         return [case_key(raw) for raw in page.results]
 
@@ -501,10 +389,10 @@ async def _update(
         None if state.high_water_ms is None else kore_time_from_ms(state.high_water_ms)
     )
     state.pending = None
-    summary.total = len(run.index)
-    summary.full_pull_requests = 1 + math.ceil(summary.total / run.page_limit())
+    summary.total = len(run.merger.index)
+    summary.full_pull_requests = 1 + math.ceil(summary.total / run.meter.page_limit())
     summary.high_water = state.high_water
-    summary.elapsed = time.monotonic() - run.started
+    summary.elapsed = run.meter.elapsed
     state.last_run = msgspec.to_builtins(dataclasses.asdict(summary))
     save_state(root, state)
     return summary
