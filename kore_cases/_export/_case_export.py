@@ -26,6 +26,9 @@ from ._target import TargetLock, resolve_target, writes_through
 __all__ = ["CaseExport"]
 
 _BUFFER = 1024 * 1024
+
+Window = tuple[str | None, str | None] | None
+"""The ``startDate``/``endDate`` of the window a windowed pull continues in."""
 _CHECKPOINT_SECONDS = 1.0
 
 
@@ -85,7 +88,9 @@ class _StreamSink:
             self._close_spool()
             raise
 
-    def end_page(self, next_page: int, count: int, total: int | None, limit: int | None) -> None:
+    def end_page(
+        self, next_page: int, count: int, total: int | None, limit: int | None, window: Window
+    ) -> None:
         """Nothing to record: what went to the stream is gone."""
 
     def finish(self) -> None:
@@ -152,7 +157,9 @@ class _PartialSink:
                     self._path.unlink()
             raise
 
-    def end_page(self, next_page: int, count: int, total: int | None, limit: int | None) -> None:
+    def end_page(
+        self, next_page: int, count: int, total: int | None, limit: int | None, window: Window
+    ) -> None:
         self._committed = Partial(
             format=self._format,
             next_page=next_page,
@@ -162,6 +169,7 @@ class _PartialSink:
             total_results=total,
             page_limit=limit,
             settings=self._settings,
+            window=window,
         )
         now = time.monotonic()
         if now - self._checkpointed >= _CHECKPOINT_SECONDS:
@@ -316,17 +324,24 @@ class CaseExport:
         return OSError(exc.errno, exc.strerror or str(exc), str(self.path))
 
     def end_page(
-        self, next_page: int, *, total_results: int | None = None, page_limit: int | None = None
+        self,
+        next_page: int,
+        *,
+        total_results: int | None = None,
+        page_limit: int | None = None,
+        window: Window = None,
     ) -> None:
         """Mark a page boundary: every case written so far is complete.
 
         ``next_page`` is where a pull continuing this export starts (the iterator's
         ``resume_page``); ``total_results`` and ``page_limit`` are what the server said
-        on the page just written. A stream export has nothing to record.
+        on the page just written; in a windowed pull, ``window`` is the ``startDate``
+        and ``endDate`` of the window ``next_page`` counts in (its ``resume_window``).
+        A stream export has nothing to record.
         """
         if self._sink is None:
             raise RuntimeError("use CaseExport as a context manager: `with CaseExport(...)`")
-        self._sink.end_page(next_page, self.count, total_results, page_limit)
+        self._sink.end_page(next_page, self.count, total_results, page_limit, window)
 
     def __exit__(
         self,

@@ -38,7 +38,9 @@ class Partial(msgspec.Struct, frozen=True, kw_only=True):
     before ``next_page``. ``field_columns`` are the CSV/Parquet field columns those rows
     use, in first-seen order. ``total_results`` and ``page_limit`` are what the server
     said on the last page written; ``settings`` is the caller's own record of how the
-    export was asked for (what must match for a resume to make sense).
+    export was asked for (what must match for a resume to make sense). In a pull split
+    into creation-date windows, ``next_page`` counts pages of the window ``window``
+    (its ``startDate`` and ``endDate`` as sent, ``None`` where it sends none).
     """
 
     format: ExportFormat
@@ -49,6 +51,7 @@ class Partial(msgspec.Struct, frozen=True, kw_only=True):
     total_results: int | None = None
     page_limit: int | None = None
     settings: dict[str, Any] = {}
+    window: tuple[str | None, str | None] | None = None
     version: int = _RECORD_VERSION
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import math
 import sys
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal, Union
 
-from .. import CaseFilter, CasesClient
+from .. import CaseFilter, CasesClient, TimeWindow, WindowedPages
 from .._export import (
     CaseExport,
     ExportFormat,
@@ -28,6 +30,8 @@ from ._errors import failure
 
 if TYPE_CHECKING:
     from .. import PageIterator, PullStats
+
+    Pages = Union[PageIterator[dict[str, Any]], WindowedPages[dict[str, Any]]]  # noqa: UP007
 
 __all__ = ["cmd_export"]
 
@@ -68,6 +72,11 @@ def cmd_export(args: argparse.Namespace) -> int:
             resume=earlier,
             restart=args.restart,
             csv_raw=args.csv_raw,
+        )
+    if args.window is not None and args.start_page is not None and earlier is None:
+        raise UsageError(
+            "--start-page counts the pages of one window: a windowed export continues "
+            "where it stopped when written to a file (-o FILE) and run again with --resume"
         )
     progress = _output.bar_wanted(args)
     try:
@@ -118,11 +127,14 @@ async def _export(
     with export:
         if args.max_items is None or export.count < args.max_items:
             async with client:
+                resumed = None if earlier is None else _window_of(earlier)
                 # Only a resumed export asks the count first (to see whether the data
-                # moved); otherwise the first page's totalResults feeds the progress bar.
-                matched = None if earlier is None else await client.count(case_filter)
+                # moved, in the window it continues in); otherwise the first page's
+                # totalResults feeds the progress bar.
+                within = _within(case_filter, resumed)
+                matched = None if earlier is None else await client.count(within)
                 start = _start_page(args, earlier, matched, export)
-                pages = client.iter_pages(case_filter, model=dict, start_page=start)
+                pages = _pull(args, client, case_filter, start, resumed)
                 async with pages:
                     with _output.Bar(progress, "Exporting", None) as bar:
                         await _copy(pages, export, bar, args, start)
@@ -130,6 +142,36 @@ async def _export(
     if not args.quiet:
         print(f"{PROG}: {_summary(export, earlier, stats)}", file=sys.stderr)
     return EXIT_OK
+
+
+def _window_of(earlier: Partial) -> TimeWindow | None:
+    """The window a windowed export continues in (``None``: the export is not windowed)."""
+    return None if earlier.window is None else TimeWindow(*earlier.window)
+
+
+def _within(case_filter: CaseFilter, window: TimeWindow | None) -> CaseFilter:
+    """``case_filter`` bounded to ``window`` (the bounds it sends; ``None``: unchanged)."""
+    if window is None:
+        return case_filter
+    return dataclasses.replace(case_filter, start_date=window.start, end_date=window.end)
+
+
+def _pull(
+    args: argparse.Namespace,
+    client: CasesClient,
+    case_filter: CaseFilter,
+    start: int,
+    resumed: TimeWindow | None,
+) -> Pages:
+    """The pages to export: by creation-date windows with ``--window``."""
+    if args.window is None:
+        return client.iter_pages(case_filter, model=dict, start_page=start)
+    window: timedelta | Literal["auto"] = (
+        "auto" if args.window == "auto" else timedelta(days=args.window)
+    )
+    return client.iter_pages(
+        case_filter, model=dict, start_page=start, window=window, start_window=resumed
+    )
 
 
 def _start_page(
@@ -171,7 +213,7 @@ def _expected(
 
 
 async def _copy(
-    pages: PageIterator[dict[str, Any]],
+    pages: Pages,
     export: CaseExport,
     bar: _output.Bar,
     args: argparse.Namespace,
@@ -188,8 +230,20 @@ async def _copy(
             cases = cases[: max_items - export.count]
         for case in cases:
             export.write(case)
-        export.end_page(pages.resume_page, total_results=page.total_results, page_limit=page.limit)
-        total = _expected(args, page.total_results, start, written, page.limit)
+        window = None
+        total: int | None = _expected(args, page.total_results, start, written, page.limit)
+        if isinstance(pages, WindowedPages):
+            # A page's totalResults is its window's; the pull's is known if it was learnt.
+            if pages.resume_window is not None:
+                window = (pages.resume_window.start, pages.resume_window.end)
+            matched = pages.total_results
+            total = None if matched is None else _expected(args, matched, 1, written, page.limit)
+        export.end_page(
+            pages.resume_page,
+            total_results=page.total_results,
+            page_limit=page.limit,
+            window=window,
+        )
         bar.update(pages.stats, total=total, page_size=page.limit)
         if max_items is not None and export.count >= max_items:
             break

@@ -120,24 +120,7 @@ def _add_export(commands: Any, common: argparse.ArgumentParser) -> None:
         default=None,
         help="output format (default: from the file suffix, else jsonl)",
     )
-    _option(out, "--max-items", _positive, None, "N", "stop after N cases")
-    _option(
-        out,
-        "--start-page",
-        _positive,
-        None,
-        "N",
-        "first page to fetch (default: 1); with FILE.partial, the page it continues at",
-    )
-    partial = out.add_mutually_exclusive_group()
-    partial.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the export that left FILE.partial (same flags as before)",
-    )
-    partial.add_argument(
-        "--restart", action="store_true", help="discard FILE.partial and start over"
-    )
+    _export_pull_options(out)
     out.add_argument(
         "--csv-raw",
         action="store_true",
@@ -149,6 +132,39 @@ def _add_export(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     # The resume command repeats the flags of this parser.
     export.set_defaults(run=cmd_export, command_parser=export)
+
+
+def _export_pull_options(out: Any) -> None:
+    """How much of the pull an export writes, where it starts, how it is split."""
+    _option(out, "--max-items", _positive, None, "N", "stop after N cases")
+    _option(
+        out,
+        "--start-page",
+        _positive,
+        None,
+        "N",
+        "first page to fetch (default: 1); with FILE.partial, the page it continues at",
+    )
+    _option(
+        out,
+        "--window",
+        _window,
+        None,
+        "DAYS|auto",
+        "pull by creation-date windows of DAYS days (e.g. 30, or 0.5), or 'auto' (sized "
+        "from the counts): each window is paged on its own, so pages stay shallow and "
+        "cases created meanwhile only touch the newest window; --resume continues at "
+        "the window and page where the export stopped",
+    )
+    partial = out.add_mutually_exclusive_group()
+    partial.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the export that left FILE.partial (same flags as before)",
+    )
+    partial.add_argument(
+        "--restart", action="store_true", help="discard FILE.partial and start over"
+    )
 
 
 def _add_sync(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -443,6 +459,22 @@ def _page_size(text: str) -> int | str:
         raise argparse.ArgumentTypeError(
             f"must be a whole number >= 1 or 'max', not {text!r}"
         ) from None
+
+
+def _window(text: str) -> float | str:
+    """``--window``: a number of days (at least a millisecond's worth), or ``auto``."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        days = _window_days(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of days > 0 (e.g. 30) or 'auto', not {text!r}"
+        ) from None
+    return int(days) if days.is_integer() else days  # 30, as typed, in messages
+
+
+_window_days = _checked(_number, lambda days: days * 86_400_000 >= 1, "a number of days > 0")
 
 
 def _rate(text: str) -> tuple[int, float]:

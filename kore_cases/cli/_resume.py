@@ -1,8 +1,9 @@
 """Resuming a file export: an earlier partial, whether it fits, and the command to type.
 
 An export to ``FILE`` records the settings that decide which cases it holds, in order
-(connection target, filters as sent, page size, ``--max-items``), beside the partial
-(see :mod:`kore_cases._export`). A later export to the same ``FILE`` must say what to do
+(connection target, filters as sent, page size, ``--max-items``, ``--window``), beside
+the partial (see :mod:`kore_cases._export`), and the page (and, with ``--window``, the
+window) where it continues. A later export to the same ``FILE`` must say what to do
 with a partial it finds: ``--resume`` continues it, provided the settings and format are
 the same; ``--restart`` discards it. ``--start-page N`` also continues it when ``N`` is
 the page it stopped at, as the old hint said. Anything else is a usage error that names
@@ -41,6 +42,7 @@ _SETTING_FLAGS = {
     "filters": "the filters",
     "page_size": "--page-size",
     "max_items": "--max-items",
+    "window": "--window",
 }
 # Flags the resume command leaves out: it adds --resume itself.
 _NOT_REPEATED = frozenset({"help", "start_page", "resume", "restart"})
@@ -57,6 +59,7 @@ def settings(args: argparse.Namespace, client: CasesClient, flt: CaseFilter) -> 
         "filters": flt.to_body(),
         "page_size": args.page_size,
         "max_items": args.max_items,
+        "window": args.window,
     }
     as_json: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(chosen))
     return as_json
@@ -159,6 +162,11 @@ def stream_hint(args: argparse.Namespace, export: CaseExport, exc: BaseException
     """How to continue an export to standard output that failed after some pages."""
     if not isinstance(exc, KoreCasesError) or exc.resume_page is None:
         return None
+    if exc.resume_window is not None:
+        return (
+            "a windowed export to standard output cannot continue where it stopped; "
+            "export to a file with -o FILE, which --resume continues at its window"
+        )
     if exc.resume_page <= (args.start_page or 1):
         return None  # resuming at the start page is a rerun
     if export.format != "jsonl":
