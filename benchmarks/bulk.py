@@ -6,12 +6,16 @@
    ``"max"`` with ``window="auto"``. Requests are what a pull costs on Kore (60 a minute
    per account): the time at 60 a minute is ``requests / 60`` minutes. The pulls run
    without a rate limit so the benchmark takes seconds; their wall time is shown beside.
-2. **Memory.** 200,000 cases into a Polars frame through ``to_arrow()`` (and through
-   ``iter_record_batches()``, a frame per batch, concatenated), in a child process of its
-   own against a server in another: peak RSS growth over the RSS before the pull,
-   against the frame's own size (``estimated_size()``). The bound is 1.5x.
+2. **Memory.** 200,000 cases into a Polars frame, each way side by side (:data:`WAYS`):
+   ``to_arrow()`` then ``pl.from_arrow``, or ``iter_record_batches()`` with a frame per
+   batch, concatenated; with and without ``string_view=True``, at concurrency 8 and 2.
+   Each runs in a child process of its own against a server in another: peak RSS growth
+   over the RSS before the pull (after a 10-case warm-up, so imports are not counted),
+   against the frame's ``estimated_size()`` (the bound, 1.5x) and against the bytes of
+   its buffers (``estimated_size()`` counts a string's bytes, not Polars' 16-byte view).
 
-Writes ``benchmarks/_out/bulk.md``; exits 1 if a bound fails.
+Writes ``benchmarks/_out/bulk.md``; exits 1 if a bound fails (for memory, that of
+:data:`RECOMMENDED`, the README's way).
 """
 
 from __future__ import annotations
@@ -117,8 +121,10 @@ import polars as pl
 import psutil
 from kore_cases import CasesClient, JwtAuth
 
-info, way, concurrency = json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-window = {"window": "auto"} if way.endswith("auto") else {}
+info, way = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+options = {"string_view": way["string_view"], "dedupe": way["dedupe"]}
+if way["window"]:
+    options["window"] = "auto"
 process = psutil.Process()
 high = [0.0]
 sampling = [True]
@@ -131,56 +137,108 @@ def sample():  # the peak RSS during the pull, every 2 ms
         high[0] = max(high[0], rss_mb())
         time.sleep(0.002)
 
+def buffers_mb(frame):
+    # The frame's own buffers, each once: exported to Arrow without a copy.
+    table = frame.to_arrow(compat_level=pl.CompatLevel.newest())
+    seen = {}
+    for column in table.columns:
+        for chunk in column.chunks:
+            for buffer in chunk.buffers():
+                if buffer is not None:
+                    seen[buffer.address] = buffer.size
+    return sum(seen.values()) / 2**20
+
 async def main():
     client = CasesClient(info["url"], info["stream_id"], info["account_id"],
                          JwtAuth(info["client_id"], info["client_secret"]),
-                         page_size="max", rate_limit=None, concurrency=concurrency)
+                         page_size="max", rate_limit=None, concurrency=way["concurrency"])
     async with client:
         await client.count()  # session, JWT and decoders warm
+        pl.from_arrow(await client.to_arrow(max_items=10, string_view=way["string_view"]))
         gc.collect()
         before = rss_mb()
         high[0] = before
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        if way.startswith("to_arrow"):
-            frame = pl.from_arrow(await client.to_arrow(**window), rechunk=False)
+        if way["way"] == "to_arrow":
+            frame = pl.from_arrow(await client.to_arrow(**options), rechunk=False)
         else:
-            batches = client.iter_record_batches(**window)
+            batches = client.iter_record_batches(**options)
             frames = [pl.from_arrow(b, rechunk=False) async for b in batches]
             frame = pl.concat(frames, how="diagonal_relaxed", rechunk=False)
             del frames
     sampling[0] = False
     sampler.join()
     print(json.dumps({"before": before, "peak": high[0], "rows": frame.height,
-                      "frame_mb": frame.estimated_size() / 2**20}))
+                      "frame_mb": frame.estimated_size() / 2**20,
+                      "buffers_mb": buffers_mb(frame)}))
 
 asyncio.run(main())
 """
 
 
+@dataclass(frozen=True)
+class Way:
+    """One way of building the frame: the call, its options, the client's concurrency."""
+
+    way: str  # "to_arrow" (then pl.from_arrow) or "batches" (pl.from_arrow per batch)
+    concurrency: int = 8
+    string_view: bool = False
+    dedupe: bool = True
+    window: bool = False
+
+    @property
+    def name(self) -> str:
+        options = [
+            *(["string_view=True"] if self.string_view else []),
+            *(["dedupe=False"] if not self.dedupe else []),
+            *(['window="auto"'] if self.window else []),
+        ]
+        call = "to_arrow" if self.way == "to_arrow" else "iter_record_batches"
+        suffix = " + pl.from_arrow" if self.way == "to_arrow" else ", a frame per batch"
+        return f"`{call}({', '.join(options)})`{suffix}"
+
+
+WAYS = (
+    Way("to_arrow"),
+    Way("batches"),
+    Way("to_arrow", string_view=True),
+    Way("batches", string_view=True),
+    Way("to_arrow", concurrency=2, string_view=True),
+    Way("batches", concurrency=2, string_view=True, window=True),
+    Way("to_arrow", concurrency=2, string_view=True, dedupe=False),
+)
+
+
+RECOMMENDED = WAYS[2]  # the README's way; its ratio is the one the bound applies to
+
+
 @dataclass
 class Memory:
-    way: str
-    concurrency: int
+    way: Way
     rows: int
     frame_mb: float
+    buffers_mb: float
     growth_mb: float
 
     @property
     def ratio(self) -> float:
+        """Peak growth over the frame's ``estimated_size()``: the bound's measure."""
         return self.growth_mb / self.frame_mb
 
+    @property
+    def buffers_ratio(self) -> float:
+        """Peak growth over the bytes of the frame's buffers."""
+        return self.growth_mb / self.buffers_mb
 
-def memory_rows(cases: int) -> list[Memory]:
+
+def memory_rows(cases: int, ways: tuple[Way, ...] = WAYS) -> list[Memory]:
     rows = []
     with running_server(ServerConfig(cases=cases, max_page_size=1000, cache_pages=False)) as info:
-        for way, concurrency in (
-            ("to_arrow", 8),
-            ("iter_record_batches", 8),
-            ("iter_record_batches, window=auto", 2),
-        ):
+        for way in ways:
+            argument = json.dumps(way.__dict__)
             out = subprocess.run(
-                [sys.executable, "-c", _CHILD, json.dumps(info), way, str(concurrency)],
+                [sys.executable, "-c", _CHILD, json.dumps(info), argument],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -188,7 +246,9 @@ def memory_rows(cases: int) -> list[Memory]:
             )
             result = json.loads(out.stdout.strip().splitlines()[-1])
             growth = result["peak"] - result["before"]
-            rows.append(Memory(way, concurrency, result["rows"], result["frame_mb"], growth))
+            rows.append(
+                Memory(way, result["rows"], result["frame_mb"], result["buffers_mb"], growth)
+            )
     return rows
 
 
@@ -196,6 +256,15 @@ def memory_rows(cases: int) -> list[Memory]:
 
 
 def report(pulls: list[Pull], memory: list[Memory]) -> str:
+    lines = [*requests_table(pulls)] if pulls else []
+    if pulls and memory:
+        lines.append("")
+    lines += memory_table(memory) if memory else []
+    return "\n".join(lines)
+
+
+def requests_table(pulls: list[Pull]) -> list[str]:
+    """The request rows as a Markdown table, with what they measure above it."""
     cases = pulls[0].cases
     base = pulls[0].requests
     lines = [
@@ -212,21 +281,29 @@ def report(pulls: list[Pull], memory: list[Memory]) -> str:
             f"{_duration(p.minutes)} | {_fewer(base, p.requests)} | {p.wall:.1f} s | "
             f"{'yes' if p.complete else 'NO'} |"
         )
-    lines += [
+    return lines
+
+
+def memory_table(memory: list[Memory]) -> list[str]:
+    """The memory rows as a Markdown table, with what they measure above it."""
+    first = memory[0]
+    lines = [
+        f'{first.rows:,} cases into a Polars frame (page_size="max", server limit 1000): peak '
+        "RSS growth during the pull against the frame's `estimated_size()` (the bound, "
+        f"{MEMORY_BOUND}x) and against the bytes of its buffers (Polars' `estimated_size()` "
+        "counts a string's bytes, not the 16-byte view Polars keeps for each).",
         "",
-        f'{cases:,} cases into a Polars frame (page_size="max", server limit 1000): peak '
-        f"RSS growth during the pull vs the frame's `estimated_size()`; bound {MEMORY_BOUND}x.",
-        "",
-        "| way | concurrency | rows | frame | peak RSS growth | ratio | within bound |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| way | concurrency | frame: estimated_size | frame: buffers | peak RSS growth | "
+        "ratio | ratio to buffers | within bound |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for m in memory:
         lines.append(
-            f"| {m.way} | {m.concurrency} | {m.rows:,} | {m.frame_mb:.0f} MB | "
-            f"{m.growth_mb:.0f} MB | "
-            f"{m.ratio:.2f}x | {'yes' if m.ratio <= MEMORY_BOUND else 'NO'} |"
+            f"| {m.way.name} | {m.way.concurrency} | {m.frame_mb:.0f} MB | {m.buffers_mb:.0f} MB | "
+            f"{m.growth_mb:.0f} MB | {m.ratio:.2f}x | {m.buffers_ratio:.2f}x | "
+            f"{'yes' if m.ratio <= MEMORY_BOUND else 'NO'} |"
         )
-    return "\n".join(lines)
+    return lines
 
 
 def _duration(minutes: float) -> str:
@@ -244,17 +321,20 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=200_000)
     parser.add_argument("--memory-cases", type=int, default=200_000)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-only", action="store_true")
     args = parser.parse_args(argv)
-    pulls = await requests_rows(args.cases)
+    pulls = [] if args.memory_only else await requests_rows(args.cases)
     memory = [] if args.skip_memory else memory_rows(args.memory_cases)
     text = report(pulls, memory)
     print(text)
     out = HERE / "_out"
     out.mkdir(exist_ok=True)
     (out / "bulk.md").write_text(text + "\n")
-    ok = all(p.complete for p in pulls) and all(m.ratio <= MEMORY_BOUND for m in memory)
-    auto = pulls[-1]
-    ok = ok and auto.requests <= 1.05 * math.ceil(auto.cases / 1000) + 2
+    ok = all(p.complete for p in pulls)
+    ok = ok and all(m.ratio <= MEMORY_BOUND for m in memory if m.way == RECOMMENDED)
+    if pulls:
+        auto = pulls[-1]
+        ok = ok and auto.requests <= 1.05 * math.ceil(auto.cases / 1000) + 2
     return 0 if ok else 1
 
 

@@ -47,11 +47,13 @@ class RecordBatchIterator:
         *,
         field_columns: Sequence[str] = (),
         raw: bool = False,
+        string_view: bool = False,
         max_items: int | None = None,
     ) -> None:
         require_pyarrow("iter_record_batches() and to_arrow()")  # fail before any request
         self._pages = pages
         self._raw = raw
+        self._string_view = string_view
         self._left = max_items
         self.field_columns: list[str] = list(field_columns)
         """The ``field:`` columns of the batches so far, in first-seen order."""
@@ -74,7 +76,7 @@ class RecordBatchIterator:
     @property
     def schema(self) -> Any:
         """The schema of the batches so far (the last one's)."""
-        return flat_schema(self.field_columns, raw=self._raw)
+        return flat_schema(self.field_columns, raw=self._raw, string_view=self._string_view)
 
     def __aiter__(self) -> RecordBatchIterator:
         return self

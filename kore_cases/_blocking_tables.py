@@ -34,6 +34,7 @@ class BlockingTableMethods(LoopCalls):
         raw: bool = False,
         window: WindowSize | None = None,
         start_window: TimeWindow | None = None,
+        string_view: bool = False,
     ) -> PullIterator[Any]:
         """``pyarrow.RecordBatch``es, one per page; see
         :meth:`kore_cases.CasesClient.iter_record_batches`."""
@@ -47,6 +48,7 @@ class BlockingTableMethods(LoopCalls):
                 raw=raw,
                 window=window,
                 start_window=start_window,
+                string_view=string_view,
             )
         )
 
@@ -61,6 +63,7 @@ class BlockingTableMethods(LoopCalls):
         raw: bool = False,
         window: WindowSize | None = None,
         start_window: TimeWindow | None = None,
+        string_view: bool = False,
     ) -> Any:
         """Every matching case as a ``pyarrow.Table``; see
         :meth:`kore_cases.CasesClient.to_arrow`."""
@@ -74,6 +77,7 @@ class BlockingTableMethods(LoopCalls):
                 raw=raw,
                 window=window,
                 start_window=start_window,
+                string_view=string_view,
             )
         )
 

@@ -37,6 +37,7 @@ class TableMethods:
         raw: bool = False,
         window: WindowSize | None = None,
         start_window: TimeWindow | None = None,
+        string_view: bool = False,
     ) -> RecordBatchIterator:
         """Iterate over the pull as ``pyarrow.RecordBatch``es, one per page.
 
@@ -51,12 +52,22 @@ class TableMethods:
             field_columns: ``field:`` columns every batch has, even when empty (others
                 are added as they appear, so a later batch may have more columns).
             raw: add a last column ``raw``, each case's JSON.
+            string_view: string columns as ``string_view``, lists as
+                ``large_list<string_view>`` (same values): Polars' own layout, so
+                ``polars.from_arrow`` takes the batches without copying them. The
+                default types are those of the Parquet export.
         """
         # Cases stay JSON bytes until their row is made: a page never exists as dicts.
         pages = self._pulls.pages(
             filter, msgspec.Raw, True, start_page, dedupe, max_items, window, start_window
         )
-        return RecordBatchIterator(pages, field_columns=field_columns, raw=raw, max_items=max_items)
+        return RecordBatchIterator(
+            pages,
+            field_columns=field_columns,
+            raw=raw,
+            string_view=string_view,
+            max_items=max_items,
+        )
 
     async def to_arrow(
         self,
@@ -69,13 +80,15 @@ class TableMethods:
         raw: bool = False,
         window: WindowSize | None = None,
         start_window: TimeWindow | None = None,
+        string_view: bool = False,
     ) -> Any:
         """Every case matching ``filter`` as one ``pyarrow.Table``.
 
         The schema is that of :meth:`iter_record_batches` at the end of the pull: the
         fixed columns, every ``field:`` column any case had (null where a case has no
         such field), then ``raw`` if asked. Hand the table to ``polars.from_arrow()``
-        or ``.to_pandas()``. Needs pyarrow (``pip install 'kore-cases[parquet]'``).
+        (with ``string_view=True``, which it takes without copying the strings) or
+        ``.to_pandas()``. Needs pyarrow (``pip install 'kore-cases[parquet]'``).
 
         ``start_page`` and ``start_window`` continue a pull that failed, as in
         :meth:`iter_cases`: pass the error's ``resume_page`` (and, with ``window=``,
@@ -90,5 +103,6 @@ class TableMethods:
             raw=raw,
             window=window,
             start_window=start_window,
+            string_view=string_view,
         )
         return await collect_table(batches)

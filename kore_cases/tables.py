@@ -24,6 +24,11 @@ field:<name>    ``fields[i].selectedValue``           string (non-strings as JSO
 raw             the whole case, as JSON               string
 ==============  ====================================  ======================
 
+With ``string_view=True`` (for Polars), the string columns are ``string_view`` and the
+list columns ``large_list<string_view>``: Polars' own layout, which ``polars.from_arrow``
+takes without copying. The values are the same; the default types are those of the
+Parquet export and sync (pyarrow 16 cannot write ``string_view`` to Parquet).
+
 A missing value is null; so is a time that is not an ISO-8601 date-time with a zone.
 :func:`flat_row` needs nothing but msgspec; the Arrow functions need pyarrow, the
 ``parquet`` extra (``pip install 'kore-cases[parquet]'``), imported when first used.
@@ -120,19 +125,26 @@ def field_columns_of(rows: Iterable[Mapping[str, Any]], known: Sequence[str] = (
     return list(columns)
 
 
-def flat_schema(field_columns: Sequence[str] = (), *, raw: bool = False) -> Any:
-    """The ``pyarrow.Schema`` of flat rows with these ``field:`` columns (and ``raw``)."""
+def flat_schema(
+    field_columns: Sequence[str] = (), *, raw: bool = False, string_view: bool = False
+) -> Any:
+    """The ``pyarrow.Schema`` of flat rows with these ``field:`` columns (and ``raw``).
+
+    ``string_view=True`` gives the string and list columns Polars' layout (see above).
+    """
     pa = _pyarrow("flat_schema()")
+    text = pa.string_view() if string_view else pa.string()
+    texts = pa.large_list(text) if string_view else pa.list_(text)
     types: dict[str, Any] = {}
     for column in (*FLAT_COLUMNS, *field_columns):
-        types[column] = pa.string()
+        types[column] = text
     for column in TIME_COLUMNS:
         types[column] = pa.timestamp("ms", tz="UTC")
     for column in LIST_COLUMNS:
-        types[column] = pa.list_(pa.string())
+        types[column] = texts
     types["is_breached"] = pa.bool_()
     if raw:
-        types[RAW_COLUMN] = pa.string()
+        types[RAW_COLUMN] = text
     return pa.schema(list(types.items()))
 
 

@@ -76,7 +76,29 @@ async def test_the_table_has_the_schema_and_values_of_the_cli_parquet_export(
     assert exported.equals(table)
 
 
-async def test_field_columns_appear_as_met_and_are_null_before() -> None:
+@pytest.mark.kore_server(cases=230, seed=5)
+@pytest.mark.kore_client(page_size=50)
+async def test_string_view_tables_hold_the_rows_of_the_default_types(
+    kore_client: CasesClient,
+) -> None:
+    table = await kore_client.to_arrow(raw=True)
+    viewed = await kore_client.to_arrow(raw=True, string_view=True)
+    batches = [b async for b in kore_client.iter_record_batches(string_view=True)]
+    assert viewed.column_names == table.column_names
+    for field in viewed.schema:
+        expected = table.schema.field(field.name).type
+        if expected == pa.string():
+            expected = pa.string_view()
+        elif expected == pa.list_(pa.string()):
+            expected = pa.large_list(pa.string_view())
+        assert field.type == expected, field.name
+    assert viewed.to_pylist() == table.to_pylist()
+    assert [b.num_rows for b in batches] == [50, 50, 50, 50, 30]
+    assert pa.Table.from_batches(batches).to_pylist() == table.drop_columns("raw").to_pylist()
+
+
+@pytest.mark.parametrize("string_view", [False, True])
+async def test_field_columns_appear_as_met_and_are_null_before(string_view: bool) -> None:
     pages = {
         1: [{"_id": "a", "fields": [{"metaData": {"name": "region"}, "selectedValue": "EU"}]}],
         2: [{"_id": "b", "fields": [{"metaData": {"name": "tier"}, "selectedValue": 3}]}],
@@ -89,8 +111,11 @@ async def test_field_columns_appear_as_met_and_are_null_before() -> None:
 
     transport = MockTransport(handler)
     async with CasesClient("https://kore.example", "st-1", "acct", "t", transport=transport) as c:
-        batches = [b async for b in c.iter_record_batches(field_columns=["field:x"])]
-        table = await c.to_arrow()
+        batches = [
+            b
+            async for b in c.iter_record_batches(field_columns=["field:x"], string_view=string_view)
+        ]
+        table = await c.to_arrow(string_view=string_view)
     assert batches[0].schema.names[len(FLAT_COLUMNS) :] == ["field:x", "field:region"]
     assert batches[1].schema.names[len(FLAT_COLUMNS) :] == [
         "field:x",
