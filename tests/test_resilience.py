@@ -30,6 +30,9 @@ from kore_cases import (
 from kore_cases.testing import FakeKoreServer
 
 
+# -- faults -------------------------------------------------------------------------------
+
+
 async def test_full_pull_under_every_fault_yields_each_id_once() -> None:
     async with (
         FakeKoreServer(cases=1000, seed=11, slow_seconds=5.0) as srv,
@@ -88,6 +91,9 @@ async def test_a_page_that_keeps_failing_names_page_cause_and_resume(
         assert srv.stats.attempts_per_page[4] == 3
         got += await pull_ids(client, start_page=error.resume_page)
         assert got == srv.case_ids()
+
+
+# -- rate limits and Retry-After ----------------------------------------------------------
 
 
 async def test_known_rate_limit_is_never_exceeded() -> None:
@@ -153,6 +159,9 @@ async def test_a_retry_after_too_large_for_a_float_is_not_waited_for(
             await client.get_page()
     assert calls == [1]
     assert getattr(caught.value, "retry_after", float("inf")) == float("inf")
+
+
+# -- hostile answers ----------------------------------------------------------------------
 
 
 async def test_too_large_body_is_refused_without_reading_it() -> None:
@@ -270,6 +279,9 @@ async def test_has_more_beyond_total_pages_keeps_going_until_an_empty_page() -> 
     assert ids == ["ci-1-0", "ci-1-1", "ci-2-0", "ci-2-1", "ci-3-0"]
 
 
+# -- TLS ----------------------------------------------------------------------------------
+
+
 async def test_tls_needs_the_right_ca_and_works_with_ssl_context() -> None:
     ca = trustme.CA()
     server_cert = ca.issue_cert("127.0.0.1")
@@ -299,6 +311,9 @@ async def test_tls_needs_the_right_ca_and_works_with_ssl_context() -> None:
             url, "st-1", "acc", "tok", rate_limit=None, ssl=client_context
         ) as ok:
             assert (await ok.get_page()).total_results == 0
+
+
+# -- secrets, logs and traces -------------------------------------------------------------
 
 
 async def test_secrets_never_leak_into_logs_reprs_or_errors(
