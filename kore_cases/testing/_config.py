@@ -58,9 +58,9 @@ class ServerConfig:
             raise ValueError("fault_rate must be within [0, 1]")
         if values["fault_rate"] and not values["fault_kinds"]:
             raise ValueError("fault_rate needs at least one fault kind")
-        limits = values["rate_limits"]
-        limits = default_rate_limits if limits is None else limits
+        windows = values["rate_limits"]
+        windows = default_rate_limits if windows is None else windows
         # Refused now, not at a request.
-        values["rate_limits"] = tuple(map(rate_window, limits))
+        values["rate_limits"] = tuple(map(rate_window, windows))
         values["fault_kinds"] = tuple(map(check_fault, values["fault_kinds"]))
         return cls(**values)

@@ -24,8 +24,8 @@ KORE_RATE_LIMITS: tuple[tuple[int, float], ...] = DEFAULT_RATE_LIMIT.windows
 class SlidingWindows:
     """Several "at most N requests per T seconds" windows, counted at arrival."""
 
-    def __init__(self, limits: Sequence[tuple[int, float]]) -> None:
-        self._windows = [(n, s, deque[float]()) for n, s in limits]
+    def __init__(self, windows: Sequence[tuple[int, float]]) -> None:
+        self._windows = [(n, s, deque[float]()) for n, s in windows]
 
     def admit(self, now: float) -> int | None:
         """Take a slot in every window, or return the Retry-After seconds (nothing taken)."""
@@ -45,13 +45,13 @@ class SlidingWindows:
 class AccountWindows:
     """The same windows kept apart for each account (the ``accountId`` header)."""
 
-    def __init__(self, limits: Sequence[tuple[int, float]]) -> None:
-        self._limits = limits
+    def __init__(self, windows: Sequence[tuple[int, float]]) -> None:
+        self._windows = windows
         self._accounts: dict[str, SlidingWindows] = {}
 
     def admit(self, account: str, now: float) -> int | None:
         """:meth:`SlidingWindows.admit` in ``account``'s windows."""
-        windows = self._accounts.get(account)
-        if windows is None:
-            windows = self._accounts[account] = SlidingWindows(self._limits)
-        return windows.admit(now)
+        counted = self._accounts.get(account)
+        if counted is None:
+            counted = self._accounts[account] = SlidingWindows(self._windows)
+        return counted.admit(now)
