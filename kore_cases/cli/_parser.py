@@ -12,7 +12,7 @@ from .._export import FORMATS
 from .._ratelimit import parse_rate_window
 from ._commands import cmd_count, cmd_serve
 from ._common import PROG
-from ._demo import cmd_demo
+from ._demo import DEMO_RATE_LIMITS, cmd_demo
 from ._export_command import cmd_export
 from ._sync_command import cmd_sync
 from ._watch_command import cmd_watch
@@ -66,9 +66,9 @@ def _add_demo(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="pull every case from an embedded fake server (no account, no network)",
         description=(
-            "Start a fake Kore.ai server on 127.0.0.1 with realistic latency and Kore's "
-            "rate limits, pull every case through the SDK with a live progress bar, and "
-            "print a summary."
+            "Start a fake Kore.ai server on 127.0.0.1 with realistic latency and a rate "
+            "limit (ten times Kore's 60 a minute, so that it takes seconds), pull every case "
+            "through the SDK with a live progress bar, and print a summary."
         ),
     )
     _option(demo, "--cases", _non_negative, 5000, "N", "cases on the fake server")
@@ -83,7 +83,9 @@ def _add_demo(commands: Any, common: argparse.ArgumentParser) -> None:
     demo.add_argument(
         "--no-rate-limit",
         action="store_true",
-        help="lift Kore's 600/60 s and 18000/h request limits",
+        help="lift the demo's rate limit ("
+        + ", ".join(f"{count}/{seconds:g} s" for count, seconds in DEMO_RATE_LIMITS)
+        + ")",
     )
     demo.add_argument("--seed", type=int, default=0, help="seed of the fake data")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
