@@ -29,7 +29,6 @@ from kore_cases import (
 )
 from kore_cases.testing import FakeKoreServer
 
-
 # -- faults -------------------------------------------------------------------------------
 
 
