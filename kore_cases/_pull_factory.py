@@ -84,6 +84,11 @@ class PullFactory:
                 f"start_window must be an error's resume_window (a TimeWindow), not "
                 f"{start_window!r}"
             )
+        if start_page != 1 and start_window is None:
+            raise ValueError(
+                "start_page= counts the pages of one window: to continue a windowed pull, "
+                "pass the error's resume_window as start_window= with its resume_page"
+            )
         window_order(body)  # a sort the windows cannot keep is refused now
         case_id = CaseKeys(model, required=False).case_id
         if case_id is None:

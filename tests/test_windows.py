@@ -327,6 +327,7 @@ class NoId(msgspec.Struct):
             "start_window= resumes a windowed pull: pass window= too",
         ),
         (None, {"window": DAY, "start_window": (1, 2)}, TypeError, "resume_window"),
+        (None, {"window": DAY, "start_page": 3}, ValueError, "start_page= counts the pages of"),
         (None, {"window": DAY, "model": NoId, "dedupe": False}, ValueError, "window="),
     ],
 )
