@@ -25,17 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kore_cases import CaseFilter, CasesClient, JwtAuth, RateLimit
+from kore_cases import CaseFilter, CasesClient, RateLimit
 from kore_cases.testing import Churn, FakeKoreServer
 
 SET_FILTER = CaseFilter(priority=["critical"], unresolved=True, unassigned=True)
-
-
-class NoRetryAfter(FakeKoreServer):
-    """Kore documents no Retry-After on its 429: this server sends none either."""
-
-    def _error(self, record: Any, status: int, message: str, retry_after: int | None = None) -> Any:
-        return super()._error(record, status, message, None if status == 429 else retry_after)
 
 
 class Recorder:
@@ -95,7 +88,8 @@ async def set_mode(client: CasesClient, every: float, stop: asyncio.Event) -> tu
 async def main_async(minutes: float, every: float) -> dict[str, Any]:
     rng = random.Random(1)
     port = _free_port()
-    server = NoRetryAfter(
+    # Its 429s come from the window only, without Retry-After, as Kore's do (no "429" fault).
+    server = FakeKoreServer(
         cases=300,
         seed=11,
         port=port,
@@ -106,14 +100,7 @@ async def main_async(minutes: float, every: float) -> dict[str, Any]:
     await server.start()
     recorder = Recorder(server)
     tmp = Path(tempfile.mkdtemp(prefix="watch-soak-"))
-    client = CasesClient(
-        server.url,
-        server.stream_id,
-        server.account_id,
-        JwtAuth(server.client_id, server.client_secret),
-        rate_limit=RateLimit((600, 60.0)),
-        max_retries=2,
-    )
+    client = server.client(rate_limit=RateLimit((600, 60.0)), max_retries=2)
     seen: list[str] = []
     stop = asyncio.Event()
     started = time.monotonic()
