@@ -5,6 +5,10 @@ Case Management, shared by Create/Get/Update Case and Create/Get/Update Task; ov
 answer is a 429 saying ``You've exceeded the per-minute rate limit``, with no
 ``Retry-After`` and no rate-limit headers (Kore, "Case Management - API Rate Limits").
 
+:class:`RateLimit` is the configuration; :func:`rate_window` is the one check of a
+``(max_requests, seconds)`` window (and :func:`parse_rate_window` of one written
+``600/60``), shared by ``RateLimit``, the fake server, ``KORE_RATE_LIMIT`` and the CLI.
+
 :class:`Budget` decides when the next request may go, given the current time:
 
 - **Windows.** Kore counts a request when it *arrives*, after we send it. A slot that
