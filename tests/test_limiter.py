@@ -10,7 +10,7 @@ import threading
 import anyio
 import pytest
 from aiohttp import web
-from helpers import FakeClock, client_for, pull_ids, serve
+from helpers import FakeClock, client_for, pull_ids, serve, until
 
 from kore_cases import (
     CaseFilter,
@@ -125,12 +125,13 @@ async def test_one_page_calls_go_before_queued_prefetches() -> None:
     async with anyio.create_task_group() as tg:
         for n in range(3):
             tg.start_soon(request, f"prefetch {n}", False)
-        await anyio.sleep(0.01)
+        await until(lambda: len(budget._bulk) == 3)  # the prefetches queue first
         tg.start_soon(request, "count", True)
-        await anyio.sleep(0.01)
+        await until(lambda: len(budget._interactive) == 1)
         clock.now = 10.0  # the slot frees; only one request fits at a time
         budget._notify()
-        await anyio.sleep(0.05)
+        await until(lambda: bool(order))
+        await anyio.sleep(0.05)  # and no other goes after it
         assert order == ["count"]
         tg.cancel_scope.cancel()
 
@@ -239,10 +240,11 @@ async def test_a_long_wait_is_logged_once_per_pause(caplog: pytest.LogCaptureFix
         async with anyio.create_task_group() as tg:
             tg.start_soon(waiter)
             tg.start_soon(waiter)
-            await anyio.sleep(0.01)
+            await until(lambda: len(budget._bulk) == 2)
             clock.now = LOG_WAIT_AFTER + 1
             budget._notify()
-            await anyio.sleep(0.05)
+            await until(lambda: any("waited" in r.getMessage() for r in caplog.records))
+            await anyio.sleep(0.05)  # and no second line for the same pause
             tg.cancel_scope.cancel()
     logged = [r.getMessage() for r in caplog.records if "waited" in r.getMessage()]
     assert len(logged) == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from helpers import FakeClock
+from helpers import FakeClock, until
 
 from kore_cases import RateLimit, RateLimiter
 from kore_cases._throttle import Throttle, Turn
@@ -85,9 +85,9 @@ async def test_a_one_page_call_goes_before_waiting_prefetches() -> None:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(call, "prefetch", False)
-        await anyio.sleep(0.01)
+        await until(lambda: throttle._freed is not None)  # the prefetch waits for a place
         tg.start_soon(call, "count", True)
-        await anyio.sleep(0.01)
+        await until(lambda: throttle._interactive_waiting == 1)
         await give_back(throttle)
     assert order == ["count", "prefetch"]
 
