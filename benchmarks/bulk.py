@@ -117,6 +117,7 @@ async def requests_rows(cases: int) -> list[Pull]:
 
 _CHILD = r"""
 import asyncio, json, sys, gc, threading, time
+import msgspec
 import polars as pl
 import psutil
 from kore_cases import CasesClient, JwtAuth
@@ -160,7 +161,11 @@ async def main():
         high[0] = before
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        if way["way"] == "to_arrow":
+        if way["way"] == "pull":  # the pull alone: cases kept as JSON, nothing built
+            options.pop("string_view")
+            pages = client.iter_pages(model=msgspec.Raw, **options)
+            rows, frame = sum([len(page.results) async for page in pages]), None
+        elif way["way"] == "to_arrow":
             frame = pl.from_arrow(await client.to_arrow(**options), rechunk=False)
         else:
             batches = client.iter_record_batches(**options)
@@ -169,9 +174,11 @@ async def main():
             del frames
     sampling[0] = False
     sampler.join()
-    print(json.dumps({"before": before, "peak": high[0], "rows": frame.height,
-                      "frame_mb": frame.estimated_size() / 2**20,
-                      "buffers_mb": buffers_mb(frame)}))
+    if frame is not None:
+        rows = frame.height
+    print(json.dumps({"before": before, "peak": high[0], "rows": rows,
+                      "frame_mb": frame.estimated_size() / 2**20 if frame is not None else 0,
+                      "buffers_mb": buffers_mb(frame) if frame is not None else 0}))
 
 asyncio.run(main())
 """
@@ -181,7 +188,7 @@ asyncio.run(main())
 class Way:
     """One way of building the frame: the call, its options, the client's concurrency."""
 
-    way: str  # "to_arrow" (then pl.from_arrow) or "batches" (pl.from_arrow per batch)
+    way: str  # "to_arrow" (then pl.from_arrow), "batches" (pl.from_arrow per batch) or "pull"
     concurrency: int = 8
     string_view: bool = False
     dedupe: bool = True
@@ -194,6 +201,9 @@ class Way:
             *(["dedupe=False"] if not self.dedupe else []),
             *(['window="auto"'] if self.window else []),
         ]
+        if self.way == "pull":
+            options.insert(0, "model=msgspec.Raw")
+            return f"`iter_pages({', '.join(options)})`, nothing built: the pull alone"
         call = "to_arrow" if self.way == "to_arrow" else "iter_record_batches"
         suffix = " + pl.from_arrow" if self.way == "to_arrow" else ", a frame per batch"
         return f"`{call}({', '.join(options)})`{suffix}"
@@ -207,6 +217,8 @@ WAYS = (
     Way("to_arrow", concurrency=2, string_view=True),
     Way("batches", concurrency=2, string_view=True, window=True),
     Way("to_arrow", concurrency=2, string_view=True, dedupe=False),
+    Way("pull"),
+    Way("pull", dedupe=False),
 )
 
 
@@ -298,6 +310,10 @@ def memory_table(memory: list[Memory]) -> list[str]:
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for m in memory:
+        if m.way.way == "pull":
+            growth = f"{m.growth_mb:.0f} MB"
+            lines.append(f"| {m.way.name} | {m.way.concurrency} | - | - | {growth} | - | - | - |")
+            continue
         lines.append(
             f"| {m.way.name} | {m.way.concurrency} | {m.frame_mb:.0f} MB | {m.buffers_mb:.0f} MB | "
             f"{m.growth_mb:.0f} MB | {m.ratio:.2f}x | {m.buffers_ratio:.2f}x | "
