@@ -128,8 +128,10 @@ class FakeKoreServer(CaseMutations):
         """
         # The keywords above, each a field of the record (a test keeps the two the same).
         self._config = config = ServerConfig.of(locals(), self.default_rate_limits)
-        self.client_id, self.client_secret = client_id, client_secret
-        self.stream_id, self.account_id = stream_id, account_id
+        self.client_id: str = client_id
+        self.client_secret: str = client_secret
+        self.stream_id: str = stream_id
+        self.account_id: str = account_id
         self.stats: ServerStats = ServerStats()
         self.request_log: list[RequestRecord] = []
         self._store = MutableCaseStore(cases, seed=seed, stream_id=stream_id, account_id=account_id)
