@@ -56,7 +56,6 @@ class HashSlots:
 
     def __init__(self) -> None:
         self._slots = array("q", bytes(8 * self._START))
-        self._mask = self._START - 1
         self._count = 0
         self._has_zero = False
 
@@ -64,43 +63,35 @@ class HashSlots:
         return self._count + self._has_zero
 
     def __contains__(self, key: int) -> bool:
-        if key == 0:
-            return self._has_zero
-        slots, mask = self._slots, self._mask
-        i = key & mask
-        while (held := slots[i]) != 0:
-            if held == key:
-                return True
-            i = (i + 1) & mask
-        return False
+        return self._has_zero if key == 0 else self._slots[_slot(self._slots, key)] == key
 
     def add(self, key: int) -> bool:
         """Remember ``key``; ``True`` when it was not there yet."""
         if key == 0:
             new, self._has_zero = not self._has_zero, True
             return new
-        slots, mask = self._slots, self._mask
-        i = key & mask
-        while (held := slots[i]) != 0:
-            if held == key:
-                return False
-            i = (i + 1) & mask
+        slots = self._slots
+        i = _slot(slots, key)
+        if slots[i] == key:
+            return False
         slots[i] = key
         self._count += 1
         if 2 * self._count > len(slots):
-            self._grow()
+            old = slots
+            self._slots = slots = array("q", bytes(16 * len(old)))
+            for held in old:
+                if held:
+                    slots[_slot(slots, held)] = held
         return True
 
-    def _grow(self) -> None:
-        old = self._slots
-        self._slots = slots = array("q", bytes(16 * len(old)))
-        self._mask = mask = len(slots) - 1
-        for key in old:
-            if key:
-                i = key & mask
-                while slots[i]:
-                    i = (i + 1) & mask
-                slots[i] = key
+
+def _slot(slots: array[int], key: int) -> int:
+    """Where ``key`` is in ``slots``, or the empty slot where it would go."""
+    mask = len(slots) - 1  # a power of two
+    i = key & mask
+    while (held := slots[i]) != 0 and held != key:
+        i = (i + 1) & mask
+    return i
 
 
 class SeenIdHashes:
