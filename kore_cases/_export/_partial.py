@@ -9,6 +9,7 @@ from typing import IO, Annotated, Any
 
 import msgspec
 
+from .._files import replace_atomically
 from ._formats import ExportFormat
 
 __all__ = [
@@ -114,10 +115,8 @@ def discard_partial(target: str | os.PathLike[str]) -> None:
 
 def write_record(target: Path, state: Partial) -> None:
     """Replace the record in one step, so that it is never seen half-written."""
-    record = record_path(target)
-    temp = record.with_name(f".{record.name}.tmp")
-    temp.write_bytes(msgspec.json.encode(state))
-    os.replace(temp, record)
+    data = msgspec.json.encode(state)
+    replace_atomically(record_path(target), lambda file: file.write(data))
 
 
 class _CaseId(msgspec.Struct):

@@ -16,16 +16,14 @@ glob, are skipped by Spark, and are removed by the next run. The partition colum
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._files import replace_atomically, sync_directory
 from ._keys import CaseKey
 from ._plan import Range
-from ._state import sync_directory
 from ._table import cases_table, conform, dataset_schema, pyarrow
 
 __all__ = ["PARTITION", "Dataset", "MonthChanges", "Stored"]
@@ -157,19 +155,7 @@ class Dataset:
             return
         created = not path.parent.exists()
         path.parent.mkdir(exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{_PART}.", suffix=".part")
-        try:
-            with open(fd, "wb") as file:
-                self._pq.write_table(table, file, compression="zstd")
-                file.flush()
-                os.fsync(file.fileno())
-            os.chmod(temp, 0o644)
-            os.replace(temp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
-        sync_directory(path.parent)
+        replace_atomically(path, lambda file: self._pq.write_table(table, file, compression="zstd"))
         if created:
             sync_directory(self.root)
 

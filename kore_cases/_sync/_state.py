@@ -10,13 +10,12 @@ that Spark and Hive skip it, and it is not ``*.parquet``, so globs for the data 
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import msgspec
+
+from .._files import replace_atomically
 
 __all__ = ["STATE_FILE", "Pending", "SyncState", "SyncStateError", "load_state", "save_state"]
 
@@ -96,31 +95,5 @@ def load_state(directory: Path) -> SyncState | None:
 
 def save_state(directory: Path, state: SyncState) -> None:
     """Write the state file atomically: a reader sees the old file or the new one, whole."""
-    write_atomically(directory / STATE_FILE, msgspec.json.encode(state))
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a hidden file beside ``path``, sync it, and rename it over ``path``."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with open(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    sync_directory(path.parent)
-
-
-def sync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable (where the platform allows it)."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    data = msgspec.json.encode(state)
+    replace_atomically(directory / STATE_FILE, lambda file: file.write(data))

@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from .._files import replace_atomically
 from ._cursor import WatchCursor, WatchMode, case_version
 from ._events import CaseRemoved, WatchEvent
 
@@ -90,12 +91,8 @@ class StateFile:
 
     def snapshot(self, cursor: WatchCursor) -> None:
         """Replace the file with ``cursor`` alone: flush, fsync, rename."""
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write(cursor.to_json() + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+        data = (cursor.to_json() + "\n").encode()
+        replace_atomically(self.path, lambda file: file.write(data))
 
 
 def _moment(value: str, path: Path) -> datetime:
