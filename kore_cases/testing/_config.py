@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from .._ratelimit import rate_window
@@ -22,7 +22,7 @@ class ServerConfig:
     cases: int
     seed: int
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)  # never in a traceback's locals or a log
     stream_id: str
     account_id: str
     host: str

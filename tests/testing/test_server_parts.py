@@ -46,6 +46,13 @@ def test_settings_take_the_default_windows_and_are_frozen() -> None:
         config.seed = 1  # type: ignore[misc]
 
 
+def test_the_settings_repr_hides_the_client_secret() -> None:
+    # A traceback's locals or a debugger show the record: the secret stays out of it.
+    config = ServerConfig.of(keywords(client_secret="s3cr3t-0123456789abcdef"), [])
+    assert "s3cr3t" not in repr(config)
+    assert "cs-fake-client" in repr(config)
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
