@@ -109,6 +109,9 @@ async def test_resuming_with_another_window_is_a_usage_error(
         (["--window", "0"], "--window: must be a number of days > 0 (e.g. 30) or 'auto'"),
         (["--window", "monthly"], "not 'monthly'"),
         (["--window", "30", "--start-page", "2"], "--start-page counts the pages of one window"),
+        # The windows are cut by creation date: another order was an "internal error".
+        (["--window", "30", "--sort", "priority:asc"], "--window cuts the export by creation"),
+        (["--window", "auto", "--sort", "createdDate"], "--sort createdDate:asc (or :desc)"),
     ],
 )
 async def test_bad_window_flags_fail_before_any_request(

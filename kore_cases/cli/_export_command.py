@@ -39,6 +39,8 @@ __all__ = ["cmd_export"]
 def cmd_export(args: argparse.Namespace) -> int:
     """Write every case matching the filter flags to ``--output``."""
     case_filter = _flags.case_filter(args)
+    if args.window is not None:
+        _check_window_sort(case_filter)
     client = _flags.client(args, concurrency=_concurrency(args))
     fmt = _export_format(args)
     earlier: Partial | None = None
@@ -142,6 +144,16 @@ async def _export(
     if not args.quiet:
         print(f"{PROG}: {_summary(export, earlier, stats)}", file=sys.stderr)
     return EXIT_OK
+
+
+def _check_window_sort(case_filter: CaseFilter) -> None:
+    """Refuse, before anything starts, a ``--sort`` the windows cannot keep."""
+    sort = case_filter.sort_by
+    if sort is not None and not (isinstance(sort, dict) and list(sort) == ["createdDate"]):
+        raise UsageError(
+            "--window cuts the export by creation date, so the cases must be sorted by "
+            "it: leave --sort out (newest first) or give --sort createdDate:asc (or :desc)"
+        )
 
 
 def _window_of(earlier: Partial) -> TimeWindow | None:
