@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -210,6 +212,24 @@ async def test_a_windowed_table_pull_resumes_from_the_error(flt: CaseFilter | No
 # -- the edges of windows, read every way --------------------------------------------------
 
 
+def between(first_ms: int, last_ms: int, descending: bool) -> CaseFilter:
+    """A filter of cases created from ``first_ms`` to ``last_ms``, in the order asked."""
+    return CaseFilter(
+        start_date=iso_ms(first_ms),
+        end_date=iso_ms(last_ms),
+        sort_by={"createdDate": "desc" if descending else "asc"},
+    )
+
+
+@asynccontextmanager
+async def pages_of_three(server: WindowServer) -> AsyncIterator[CasesClient]:
+    """A client of ``server`` (served on 127.0.0.1) asking for pages of three cases."""
+    async with serve(server.handler) as url:
+        token = StaticToken("a-static-test-token")
+        async with CasesClient(url, "st-1", "acct", token, page_size=3) as client:
+            yield client
+
+
 class WindowServer:
     """Cases at chosen instants; ``startDate``/``endDate`` read as the test says."""
 
@@ -261,16 +281,10 @@ async def test_cases_on_window_edges_come_once_however_the_server_reads_the_boun
         {lo + day * DAY_MS + delta for day in range(6) for delta in (-1, 0, 1, 7)} - {lo - 1}
     )
     hostile = WindowServer(created, start_inclusive=start_inclusive, end_inclusive=end_inclusive)
-    flt = CaseFilter(
-        start_date=iso_ms(lo),
-        end_date=iso_ms(created[-1]),
-        sort_by={"createdDate": "desc" if descending else "asc"},
-    )
-    async with serve(hostile.handler) as url:
-        client = CasesClient(url, "st-1", "acct", StaticToken("a-static-test-token"), page_size=3)
-        async with client:
-            cases = client.iter_cases(flt, window=DAY, model=dict)
-            got = [case["_id"] async for case in cases]
+    flt = between(lo, created[-1], descending)
+    async with pages_of_three(hostile) as client:
+        cases = client.iter_cases(flt, window=DAY, model=dict)
+        got = [case["_id"] async for case in cases]
     # The outer bounds are the filter's own: what this server's reading of them keeps.
     kept = [i for i, ms in enumerate(created) if hostile._matches(ms, flt.to_body())]
     kept.sort(key=lambda i: created[i], reverse=descending)
@@ -287,16 +301,10 @@ async def test_more_than_two_pages_of_cases_in_the_edge_millisecond_come_once(
     edge = lo + DAY_MS  # where two 1-day windows meet; ten pages of cases created in it
     created = sorted([lo + 5, *[edge] * 30, edge + 5, lo + 2 * DAY_MS - 1])
     hostile = WindowServer(created, start_inclusive=True, end_inclusive=True)
-    flt = CaseFilter(
-        start_date=iso_ms(lo),
-        end_date=iso_ms(created[-1]),
-        sort_by={"createdDate": "desc" if descending else "asc"},
-    )
-    async with serve(hostile.handler) as url:
-        client = CasesClient(url, "st-1", "acct", StaticToken("a-static-test-token"), page_size=3)
-        async with client:
-            cases = client.iter_cases(flt, window=DAY, model=dict)
-            got = [case["_id"] async for case in cases]
+    flt = between(lo, created[-1], descending)
+    async with pages_of_three(hostile) as client:
+        cases = client.iter_cases(flt, window=DAY, model=dict)
+        got = [case["_id"] async for case in cases]
     assert sorted(got) == sorted(case["_id"] for case in hostile.cases)
     assert cases.stats.duplicates_dropped >= 30
 
@@ -422,16 +430,10 @@ async def test_the_shortfall_of_a_windowed_pull_is_the_sum_over_its_windows(
     # Four 1-day windows of 7 cases each, none near an edge.
     created = [lo + day * DAY_MS + 3_600_000 * (1 + hour) for day in range(4) for hour in range(7)]
     hostile = ShortWindowServer(created, start_inclusive=True, end_inclusive=True)
-    flt = CaseFilter(
-        start_date=iso_ms(lo),
-        end_date=iso_ms(lo + 4 * DAY_MS - 1),
-        sort_by={"createdDate": "desc" if descending else "asc"},
-    )
-    async with serve(hostile.handler) as url:
-        client = CasesClient(url, "st-1", "acct", StaticToken("a-static-test-token"), page_size=3)
-        async with client:
-            pages = client.iter_pages(flt, window=DAY, model=dict)
-            got = [case["_id"] async for page in pages for case in page.results]
+    flt = between(lo, lo + 4 * DAY_MS - 1, descending)
+    async with pages_of_three(hostile) as client:
+        pages = client.iter_pages(flt, window=DAY, model=dict)
+        got = [case["_id"] async for page in pages for case in page.results]
     assert len(got) == len(created)
     assert pages.windows == 4
     assert pages.stats.shortfall == 4 * ShortWindowServer.missing
