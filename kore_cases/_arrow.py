@@ -21,6 +21,7 @@ import msgspec
 from ._extras import import_extra
 from ._pagination import PageSource
 from ._stats import PullStats
+from ._window_plan import TimeWindow
 from .tables import RAW_COLUMN, field_columns_of, flat_record_batch, flat_row, flat_schema
 
 __all__ = ["RecordBatchIterator", "collect_table", "require_pyarrow"]
@@ -37,8 +38,8 @@ def require_pyarrow(what: str) -> Any:
 class RecordBatchIterator:
     """Async iterator of ``pyarrow.RecordBatch``, one per page of a pull.
 
-    Returned by :meth:`CasesClient.iter_record_batches`. :attr:`stats`, :attr:`resume_page`
-    and :meth:`aclose` are those of the pull underneath.
+    Returned by :meth:`CasesClient.iter_record_batches`. :attr:`stats`, :attr:`resume_page`,
+    :attr:`resume_window` and :meth:`aclose` are those of the pull underneath.
     """
 
     def __init__(
@@ -67,6 +68,12 @@ class RecordBatchIterator:
     def resume_page(self) -> int:
         """Where a new pull would continue: every page before it was turned into a batch."""
         return self._pages.resume_page
+
+    @property
+    def resume_window(self) -> TimeWindow | None:
+        """With ``window=``, the window :attr:`resume_page` counts in: pass both back as
+        ``start_window=``/``start_page=`` to continue. ``None`` without windows."""
+        return self._pages.resume_window
 
     @property
     def total_results(self) -> int | None:

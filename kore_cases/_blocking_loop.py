@@ -20,6 +20,7 @@ import anyio
 from anyio.from_thread import BlockingPortal
 
 from ._stats import PullStats
+from ._window_plan import TimeWindow
 
 if TYPE_CHECKING:
     from ._client import CasesClient as AsyncCasesClient
@@ -38,6 +39,9 @@ class _Pull(Protocol[Item]):
 
     @property
     def resume_page(self) -> int: ...
+
+    @property
+    def resume_window(self) -> TimeWindow | None: ...
 
     @property
     def total_results(self) -> int | None: ...
@@ -128,8 +132,8 @@ class PullIterator(Generic[Item]):
 
     Leaving the ``for`` loop early (``break``, an exception) cancels the fetches still
     running once the iterator is dropped, and :meth:`close` (or ``with``) does it at
-    once. :attr:`stats`, :attr:`resume_page` and :attr:`total_results` are those of
-    the async pull.
+    once. :attr:`stats`, :attr:`resume_page`, :attr:`resume_window` and
+    :attr:`total_results` are those of the async pull.
     """
 
     def __init__(self, portal: BlockingPortal, pull: _Pull[Item]) -> None:
@@ -145,6 +149,12 @@ class PullIterator(Generic[Item]):
     def resume_page(self) -> int:
         """The page to pass as ``start_page=`` to continue: all before it were yielded."""
         return self._pull.resume_page
+
+    @property
+    def resume_window(self) -> TimeWindow | None:
+        """With ``window=``, the window :attr:`resume_page` counts in (pass it as
+        ``start_window=``); ``None`` for a pull without windows."""
+        return self._pull.resume_window
 
     @property
     def total_results(self) -> int | None:

@@ -45,6 +45,7 @@ from ._page_size import PageSizer
 from ._prefetch import PrefetchWindow
 from ._pull_iter import AsyncPullIterator, PageStream
 from ._stats import PullStats
+from ._window_plan import TimeWindow
 from .errors import KoreCasesError, PaginationError, resume_at
 from .models import Case, CasesPage, page_decoder
 
@@ -182,6 +183,11 @@ class PageIterator(PageStream[T]):
         lowest = self._window.lowest_ready()
         checked = self._tracker.resume_page
         return checked if lowest is None else min(lowest, checked)
+
+    @property
+    def resume_window(self) -> TimeWindow | None:
+        """Always ``None``: a pull without ``window=`` continues from :attr:`resume_page`."""
+        return None
 
     # -- taking pages ---------------------------------------------------------------
 
@@ -367,6 +373,9 @@ class PageSource(Protocol[T]):
     @property
     def resume_page(self) -> int: ...
 
+    @property
+    def resume_window(self) -> TimeWindow | None: ...
+
     async def __anext__(self) -> CasesPage[T]: ...
 
     async def _take(self) -> CasesPage[T]:
@@ -385,9 +394,9 @@ class PageSource(Protocol[T]):
 class CaseIterator(AsyncPullIterator[T]):
     """Async iterator over the cases of a pull; see :meth:`CasesClient.iter_cases`.
 
-    :attr:`stats` and :attr:`resume_page` are those of the underlying page iterator,
-    except that ``resume_page`` stays on a page until all its cases were yielded and
-    ``stats.cases`` counts the cases yielded.
+    :attr:`stats`, :attr:`resume_page` and :attr:`resume_window` are those of the
+    underlying page iterator, except that ``resume_page`` stays on a page until all its
+    cases were yielded and ``stats.cases`` counts the cases yielded.
     """
 
     def __init__(self, pages: PageSource[T], *, max_items: int | None = None) -> None:
@@ -418,6 +427,12 @@ class CaseIterator(AsyncPullIterator[T]):
             # Unordered pulls may hand out a page while an earlier one is still missing.
             return min(self._current_page, self._pages.resume_page)
         return self._pages.resume_page
+
+    @property
+    def resume_window(self) -> TimeWindow | None:
+        """With ``window=``, the window :attr:`resume_page` counts in (pass it as
+        ``start_window=``); ``None`` for a pull without windows."""
+        return self._pages.resume_window
 
     async def __anext__(self) -> T:
         # The path taken for all but the first case of each page: keep it short.

@@ -48,7 +48,8 @@ class TimeWindow:
     """One creation-date window of a windowed pull: the ``startDate``/``endDate`` it sends.
 
     ``None`` means the bound is not sent (the filter has none there). Errors of a
-    windowed pull carry one as ``resume_window``; pass it back as ``start_window=``.
+    windowed pull, and its iterator, carry one as ``resume_window``; pass it back as
+    ``start_window=``.
     """
 
     start: str | None

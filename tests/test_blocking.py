@@ -140,6 +140,26 @@ def test_errors_carry_the_page_to_resume_from(server_portal: BlockingPortal) -> 
         assert got + rest == server.case_ids()
 
 
+def test_a_windowed_pull_says_where_to_resume(server_portal: BlockingPortal) -> None:
+    width = timedelta(days=90)
+    with run_server(server_portal, cases=300) as server, client_of(server, page_size=20) as client:
+        for make in (client.iter_cases, client.iter_pages, client.iter_record_batches):
+            with make() as plain:
+                next(plain)
+                assert plain.resume_window is None
+        taken: list[str] = []
+        with client.iter_record_batches(window=width) as batches:
+            for batch in batches:
+                taken += batch.column("id").to_pylist()
+                if len(taken) >= 150:
+                    break
+            resume = (batches.resume_window, batches.resume_page)
+        assert resume[0] is not None
+        assert resume[0].end is not None  # not the newest window
+        rest = client.iter_cases(window=width, start_window=resume[0], start_page=resume[1])
+        assert taken + [case.id for case in rest] == server.case_ids()
+
+
 def test_calls_need_an_open_client(server_portal: BlockingPortal) -> None:
     with run_server(server_portal, cases=5) as server:
         client = client_of(server)
