@@ -5,7 +5,8 @@ resumed pull, cuts off the windows before the one it resumes with. :func:`learn_
 fills an open bound from the data: one request of one case gives the first case in
 the pull's order and ``totalResults``; a second, of the last case
 (``page=totalResults``), gives the other end. ``window="auto"`` always makes the first
-request (it needs the count).
+request (it needs the count). The error of a failed one says which case it was
+learning, and names no page: its page counts pages of one case, none of the pull's.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ._fetch import PageFetcher, decode_page
 from ._stats import PullStats
 from ._window_plan import TimeWindow
 from ._wire import ms_from_datetime, parse_kore_time
+from .errors import KoreCasesError, with_note
 from .models import CasesPage, page_decoder
 
 __all__ = ["Span", "learn_span", "planned_bounds"]
@@ -81,14 +83,15 @@ async def learn_span(
     lo, hi = bounds
     if lo is not None and hi is not None and not need_count:
         return Span(lo, hi)
-    first = await _probe(fetcher, body, stats, 1)
+    ends = ("newest", "oldest") if descending else ("oldest", "newest")
+    first = await _probe(fetcher, body, stats, 1, f"the {ends[0]} case's creation date")
     total = first.total_results
     if total == 0 or not first.results:
         return Span(None, None, total)
     one_end = _created_ms(first.results[0])
     other_end: int | None = None
     if (lo is None and descending) or (hi is None and not descending):
-        last = await _probe(fetcher, body, stats, total)
+        last = await _probe(fetcher, body, stats, total, f"the {ends[1]} case's creation date")
         other_end = _created_ms(last.results[0]) if last.results else None
     else:
         other_end = one_end
@@ -97,16 +100,25 @@ async def learn_span(
 
 
 async def _probe(
-    fetcher: PageFetcher, body: Mapping[str, Any], stats: PullStats, page: int
+    fetcher: PageFetcher, body: Mapping[str, Any], stats: PullStats, page: int, learning: str
 ) -> CasesPage[_Stamp]:
-    """One case of the pull (page ``page`` of size 1): its time and the count."""
+    """One case of the pull (page ``page`` of size 1): its time and the count.
+
+    Its error says it was ``learning`` (what the case is for) and has no ``page``.
+    """
     decoder = page_decoder(_Stamp)
-    result, _attempts = await fetcher.fetch(
-        fetcher.request_body(body, page, 1),
-        page=page,
-        stats=stats,
-        parse=lambda data: decode_page(data, decoder, page=page, path=fetcher.path),
-    )
+    try:
+        result, _attempts = await fetcher.fetch(
+            fetcher.request_body(body, page, 1),
+            page=page,
+            stats=stats,
+            parse=lambda data: decode_page(data, decoder, page=page, path=fetcher.path),
+        )
+    except KoreCasesError as exc:
+        note = f", while learning {learning} to cut the windows (page {page} at one case a page)"
+        told = with_note(exc, note)
+        told.page = None
+        raise told.with_traceback(exc.__traceback__) from exc.__cause__
     return result
 
 

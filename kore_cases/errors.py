@@ -66,8 +66,10 @@ class KoreCasesError(Exception):
     """Root of every error kore-cases raises on purpose.
 
     ``page`` is the page being fetched when the error happened (``None`` when no page
-    was involved) and ``resume_page`` the page to pass as ``start_page=`` to continue a
-    pull without losing or repeating a case (``None`` outside a pull).
+    of the pull was involved, e.g. a windowed pull's one-case requests that learn the
+    creation dates to cut; the message says what failed) and ``resume_page`` the page
+    to pass as ``start_page=`` to continue a pull without losing or repeating a case
+    (``None`` outside a pull).
     """
 
     page: int | None

@@ -18,6 +18,8 @@ from test_cli import (
     settled,
 )
 
+from kore_cases._export import Partial
+from kore_cases.cli._resume import _stopped_at
 from kore_cases.testing import FakeKoreServer
 
 
@@ -42,6 +44,14 @@ def windows_asked(server: FakeKoreServer, since: int = 0) -> list[tuple[str | No
     ]
 
 
+async def fail_in_the_second_window(server: FakeKoreServer, target: Path) -> None:
+    """An export to ``target`` that fails at page 3 of its second window."""
+    # One window at a time: the newest one's page 3 comes, the next window's fails.
+    server.schedule_faults(3, "slow", "500")
+    flags = ("--max-retries", "0", "--concurrency", "1")
+    assert await run_main(*windowed_export(server, target, *flags)) == 1
+
+
 @pytest.mark.parametrize("window", ["60", "auto"])
 async def test_a_windowed_export_writes_every_case_once_in_order(
     server: FakeKoreServer, tmp_path: Path, window: str
@@ -64,15 +74,14 @@ async def test_a_failed_windowed_export_resumes_at_its_window_and_page(
     fmt: str,
 ) -> None:
     target = tmp_path / f"cases.{fmt}"
-    # One window at a time: the newest one's page 3 comes, the next window's fails.
-    server.schedule_faults(3, "slow", "500")
-    flags = ("--max-retries", "0", "--concurrency", "1")
-    assert await run_main(*windowed_export(server, target, *flags)) == 1
+    await fail_in_the_second_window(server, target)
     kept = record(target)
     start, end = kept["window"]
     assert kept["next_page"] == 3
     assert windows_asked(server).index((start, end)) > 0
     err = capsys.readouterr().err
+    # The page number alone would not say which window: the line names its dates.
+    assert f"failed at page 3 of the window of cases created from {start} to {end};" in err
     command = resume_argv(err, monkeypatch, server)
     assert command[command.index("--window") + 1] == "60"
 
@@ -88,6 +97,62 @@ async def test_a_failed_windowed_export_resumes_at_its_window_and_page(
         3,
     )
     assert windows_asked(server)[0] not in windows_asked(server, before)
+
+
+async def test_a_resumed_export_failing_to_learn_the_oldest_case_says_so(
+    server: FakeKoreServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    target = tmp_path / "cases.jsonl"
+    await fail_in_the_second_window(server, target)
+    first = resume_argv(capsys.readouterr().err, monkeypatch, server)
+    kept = record(target)
+    # The resumed export learns the oldest case again (one case a page: page CASES).
+    server.schedule_faults(CASES, "500")
+    assert await run_main(*first) == 1
+    err = capsys.readouterr().err
+    assert "while learning the oldest case's creation date" in err
+    assert "failed at page" not in err
+    assert f"{kept['cases']} cases kept" in err
+    assert record(target) == kept
+    # The command it prints continues the export as the first one said.
+    assert resume_argv(err, monkeypatch, server) == first
+    await settled(server)
+    assert await run_main(*first) == 0
+    assert read_ids(target, "jsonl") == server.case_ids()
+
+
+async def test_a_fresh_export_failing_to_learn_the_oldest_case_says_so(
+    server: FakeKoreServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.schedule_faults(CASES, "500")
+    target = tmp_path / "cases.jsonl"
+    assert await run_main(*windowed_export(server, target, "--max-retries", "0")) == 1
+    err = capsys.readouterr().err
+    assert "while learning the oldest case's creation date" in err
+    assert "failed at page" not in err
+
+
+@pytest.mark.parametrize(
+    ("window", "where"),
+    [
+        (
+            ("2024-01-31T23:59:59.999Z", "2024-03-01T00:00:00.000Z"),
+            "from 2024-01-31T23:59:59.999Z to 2024-03-01T00:00:00.000Z",
+        ),
+        ((None, "2024-03-01T00:00:00.000Z"), "up to 2024-03-01T00:00:00.000Z"),
+        (("2024-01-31T23:59:59.999Z", None), "from 2024-01-31T23:59:59.999Z on"),
+        ((None, None), "at any time"),
+    ],
+)
+def test_an_interrupted_windowed_export_names_its_window(
+    window: tuple[str | None, str | None], where: str
+) -> None:
+    kept = Partial(format="jsonl", next_page=4, cases=60, size=900, window=window)
+    said = _stopped_at(KeyboardInterrupt(), kept)
+    assert said == f"interrupted at page 4 of the window of cases created {where}; "
 
 
 async def test_resuming_with_another_window_is_a_usage_error(

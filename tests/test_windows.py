@@ -251,6 +251,27 @@ async def test_a_windowed_case_pull_resumes_from_its_iterator() -> None:
     assert again == server.case_ids()[-len(again) :]
 
 
+@pytest.mark.parametrize(
+    ("flt", "which"), [(None, "oldest"), (ASC, "newest")], ids=["newest-first", "oldest-first"]
+)
+async def test_a_failed_span_probe_says_what_it_was_learning(
+    flt: CaseFilter | None, which: str
+) -> None:
+    server = FakeKoreServer(cases=300)
+    async with server, client_for(server, page_size=50, max_retries=0) as client:
+        # The second probe asks for the last case of the pull: page 300 of one case.
+        server.schedule_faults(300, "500")
+        with pytest.raises(ServerError) as failed:
+            [case async for case in client.iter_cases(flt, window=timedelta(days=200))]
+        error = failed.value
+        assert f"while learning the {which} case's creation date" in error.message
+        # Page 300 is no page of this pull (it has six): the error names none.
+        assert error.page is None
+        assert (error.resume_window, error.resume_page) == (None, 1)
+        ids = [case.id async for case in client.iter_cases(flt, window=timedelta(days=200))]
+    assert ids == server.case_ids(flt.to_body() if flt else {})
+
+
 async def test_a_pull_without_windows_has_no_resume_window() -> None:
     server = FakeKoreServer(cases=60)
     async with server, client_for(server, page_size=20) as client:

@@ -134,14 +134,40 @@ def stopped_note(args: argparse.Namespace, export: CaseExport, exc: BaseExceptio
     kept = export.kept
     if kept is None:
         return None
-    page = kept.next_page
-    if isinstance(exc, KoreCasesError) and exc.page is not None:
-        page = exc.page
-    how = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
     return (
-        f"{how} at page {page}; {plural(kept.cases, 'case')} kept in {export.partial}; "
+        f"{_stopped_at(exc, kept)}{plural(kept.cases, 'case')} kept in {export.partial}; "
         f"{_set_secrets_first(args)}resume with: {resume_command(args)}"
     )
+
+
+def _stopped_at(exc: BaseException, kept: Partial) -> str:
+    """``failed at page N[ of the window ...]; ``: where a file export stopped.
+
+    A page of a windowed export counts within its window, so the window is named. An
+    error without a page (a windowed pull learning its creation dates) says in its own
+    message what it was doing: nothing is added.
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        return f"interrupted at page {kept.next_page}{_of_window(kept.window)}; "
+    if not isinstance(exc, KoreCasesError):
+        return f"failed at page {kept.next_page}{_of_window(kept.window)}; "
+    if exc.page is None:
+        return "" if kept.window is not None else f"failed at page {kept.next_page}; "
+    window = exc.resume_window
+    bounds = None if window is None else (window.start, window.end)
+    return f"failed at page {exc.page}{_of_window(bounds)}; "
+
+
+def _of_window(window: tuple[str | None, str | None] | None) -> str:
+    """`` of the window of cases created from A to B`` (``None``: not windowed)."""
+    if window is None:
+        return ""
+    start, end = window
+    if start is None:
+        created = "at any time" if end is None else f"up to {end}"
+    else:
+        created = f"from {start}" + (" on" if end is None else f" to {end}")
+    return f" of the window of cases created {created}"
 
 
 def _set_secrets_first(args: argparse.Namespace) -> str:
