@@ -29,6 +29,8 @@ __all__ = ["BackgroundLoop", "LoopCalls", "PullIterator"]
 
 R = TypeVar("R")
 Item = TypeVar("Item", covariant=True)
+Position = tuple[int, TimeWindow | None]
+"""Where a pull would continue: ``(resume_page, resume_window)``."""
 
 
 class _Pull(Protocol[Item]):
@@ -133,12 +135,18 @@ class PullIterator(Generic[Item]):
     Leaving the ``for`` loop early (``break``, an exception) cancels the fetches still
     running once the iterator is dropped, and :meth:`close` (or ``with``) does it at
     once. :attr:`stats`, :attr:`resume_page`, :attr:`resume_window` and
-    :attr:`total_results` are those of the async pull.
+    :attr:`total_results` are those of the async pull, except after Ctrl-C: the item
+    the loop handed out as it landed never reached the caller, so they say where the
+    pull stood before that item.
     """
 
     def __init__(self, portal: BlockingPortal, pull: _Pull[Item]) -> None:
         self._portal: BlockingPortal | None = portal
         self._pull = pull
+        # Where the pull stood before the item last asked of it (set on the loop), and
+        # where it continues after an interrupt (that item may be lost).
+        self._before: Position | None = None
+        self._stopped: Position | None = None
 
     @property
     def stats(self) -> PullStats:
@@ -148,13 +156,18 @@ class PullIterator(Generic[Item]):
     @property
     def resume_page(self) -> int:
         """The page to pass as ``start_page=`` to continue: all before it were yielded."""
-        return self._pull.resume_page
+        return self._position()[0]
 
     @property
     def resume_window(self) -> TimeWindow | None:
         """With ``window=``, the window :attr:`resume_page` counts in (pass it as
         ``start_window=``); ``None`` for a pull without windows."""
-        return self._pull.resume_window
+        return self._position()[1]
+
+    def _position(self) -> Position:
+        if self._stopped is not None:
+            return self._stopped
+        return self._pull.resume_page, self._pull.resume_window
 
     @property
     def total_results(self) -> int | None:
@@ -168,6 +181,7 @@ class PullIterator(Generic[Item]):
         portal = self._portal
         if portal is None:
             raise StopIteration
+        self._before = None
         try:
             return wait(portal, self._next)
         except StopAsyncIteration:
@@ -175,12 +189,16 @@ class PullIterator(Generic[Item]):
             raise StopIteration from None
         except (KeyboardInterrupt, SystemExit):
             # Ctrl-C may land after the loop handed out the next item but before this
-            # thread took it: that item is lost, so the pull must not go on past it.
-            self.close()
+            # thread took it: that item is lost, so the pull must not go on past it,
+            # and a new one must start where this one stood before it.
+            self.close()  # after it, _next has run on the loop, or never will
+            self._stopped = _earlier(self._before, self._position())
             raise
 
     async def _next(self) -> Item:
-        return await self._pull.__anext__()
+        pull = self._pull
+        self._before = (pull.resume_page, pull.resume_window)
+        return await pull.__anext__()
 
     def close(self) -> None:
         """Stop the pull: cancel the fetches still running and wait for them to end."""
@@ -202,6 +220,19 @@ class PullIterator(Generic[Item]):
             # RuntimeError: the loop has stopped, and closing the client ended the pull.
             with contextlib.suppress(RuntimeError):
                 portal.start_task_soon(self._pull.aclose)
+
+
+def _earlier(before: Position | None, now: Position) -> Position:
+    """The earlier of two positions of one pull (``before``: ``None`` if unknown).
+
+    Windows only move forward, so another window ``now`` is a later one; within one
+    window the lower page is earlier (a pull reading pages again goes back).
+    """
+    if before is None:
+        return now
+    if before[1] != now[1]:
+        return before
+    return min(before[0], now[0]), now[1]
 
 
 def wait(portal: BlockingPortal, function: Callable[[], Awaitable[R]]) -> R:

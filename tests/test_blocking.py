@@ -336,6 +336,22 @@ def test_ctrl_c_while_waiting_for_a_page_ends_the_pull(server_portal: BlockingPo
     assert set(threading.enumerate()) == threads
 
 
+def ctrl_c_as_the_next_item_arrives(pull: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``next(pull)`` raises KeyboardInterrupt after the loop handed the item out."""
+    take, interrupts = pull._next, ["Ctrl-C"]
+
+    async def take_then_ctrl_c() -> Any:
+        item = await take()
+        if interrupts:  # only once: a second one would stop pytest itself
+            interrupts.pop()
+            _thread.interrupt_main()  # pending in the main thread until it runs Python
+        return item
+
+    monkeypatch.setattr(pull, "_next", take_then_ctrl_c)
+    with ctrl_c(when_blocked=False), pytest.raises(KeyboardInterrupt):
+        next(pull)
+
+
 def test_ctrl_c_as_a_case_arrives_ends_the_pull_instead_of_skipping_the_case(
     server_portal: BlockingPortal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -344,19 +360,43 @@ def test_ctrl_c_as_a_case_arrives_ends_the_pull_instead_of_skipping_the_case(
     with run_server(server_portal, cases=30) as server, client_of(server, page_size=10) as client:
         cases = client.iter_cases()
         assert next(cases).id == server.case_ids()[0]
-        take, interrupts = cases._next, ["Ctrl-C"]
-
-        async def take_then_ctrl_c() -> Any:
-            case = await take()
-            if interrupts:  # only once: a second one would stop pytest itself
-                interrupts.pop()
-                _thread.interrupt_main()  # pending in the main thread until it runs Python
-            return case
-
-        monkeypatch.setattr(cases, "_next", take_then_ctrl_c)
-        with ctrl_c(when_blocked=False), pytest.raises(KeyboardInterrupt):
-            next(cases)
+        ctrl_c_as_the_next_item_arrives(cases, monkeypatch)
         assert list(cases) == []
         assert kore_tasks(client) == []
         rest = [case.id for case in client.iter_cases(start_page=cases.resume_page)]
         assert rest == server.case_ids()  # case 2 was never seen: page 1 again
+
+
+def ids_of(items: list[Any]) -> list[str]:
+    """The case ids of pulled cases, pages or record batches, in order."""
+    ids: list[str] = []
+    for item in items:
+        if hasattr(item, "column"):
+            ids += item.column("id").to_pylist()
+        else:
+            ids += [case.id for case in getattr(item, "results", [item])]
+    return ids
+
+
+@pytest.mark.parametrize("method", ["iter_cases", "iter_pages", "iter_record_batches"])
+@pytest.mark.parametrize("window", [None, timedelta(days=200)], ids=["plain", "windowed"])
+def test_ctrl_c_as_the_last_item_of_a_page_arrives_loses_nothing(
+    server_portal: BlockingPortal,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    window: timedelta | None,
+) -> None:
+    # The item lost to Ctrl-C ends its page: resume_page had already moved past it.
+    with run_server(server_portal, cases=60) as server, client_of(server, page_size=10) as client:
+        pull = getattr(client, method)(window=window)
+        taken = [next(pull) for _ in range(9 if method == "iter_cases" else 1)]
+        ctrl_c_as_the_next_item_arrives(pull, monkeypatch)
+        assert list(pull) == []
+        resume = {"start_page": pull.resume_page}
+        if window is not None:
+            resume["start_window"] = pull.resume_window
+        rest = [c.id for c in client.iter_cases(window=window, **resume)]
+        everything = server.case_ids()
+        # The rest of the pull, from the lost item's page or earlier: none skipped.
+        assert rest == everything[-len(rest) :]
+        assert set(ids_of(taken)) | set(rest) == set(everything)
