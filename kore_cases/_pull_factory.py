@@ -21,6 +21,7 @@ from ._pagination import PageIterator, check_pull_arguments
 from ._session import Session
 from ._settings import Settings
 from ._stats import PullStats
+from ._window_resume import created_ms_reader
 from ._windows import TimeWindow, WindowedPages, WindowSize, check_window, window_order
 from .filters import CaseFilter
 from .models import CasesPage, page_decoder
@@ -113,6 +114,7 @@ class PullFactory:
             start_page=start_page,
             max_items=max_items,
             dedupe=dedupe,
+            created_ms=created_ms_reader(model),
         )
 
     def _page_iterator(

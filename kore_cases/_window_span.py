@@ -5,8 +5,9 @@ resumed pull, cuts off the windows before the one it resumes with. :func:`learn_
 fills an open bound from the data: one request of one case gives the first case in
 the pull's order and ``totalResults``; a second, of the last case
 (``page=totalResults``), gives the other end. ``window="auto"`` always makes the first
-request (it needs the count). The error of a failed one says which case it was
-learning, and names no page: its page counts pages of one case, none of the pull's.
+request (it needs the count). :func:`edge_included` asks, the same way, how Kore reads
+a bound. The error of a failed one says what it was learning, and names no page: its
+page counts pages of one case, none of the pull's.
 """
 
 from __future__ import annotations
@@ -21,17 +22,19 @@ import msgspec
 from ._fetch import PageFetcher, decode_page
 from ._stats import PullStats
 from ._window_plan import TimeWindow
-from ._wire import ms_from_datetime, parse_kore_time
+from ._wire import kore_time_from_ms, ms_from_datetime, parse_kore_time
 from .errors import KoreCasesError, with_note
 from .models import CasesPage, page_decoder
 
-__all__ = ["Span", "learn_span", "planned_bounds"]
+__all__ = ["Span", "edge_included", "learn_span", "planned_bounds"]
 
 _MS = timedelta(milliseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _DAY_MS = 86_400_000
 
 Bounds = tuple[int | None, int | None]
+_TO_CUT = "creation date to cut the windows"
+_OWN = "its own millisecond, to drop what the window before the resumed one yielded"
 
 
 @dataclass(frozen=True)
@@ -84,19 +87,36 @@ async def learn_span(
     if lo is not None and hi is not None and not need_count:
         return Span(lo, hi)
     ends = ("newest", "oldest") if descending else ("oldest", "newest")
-    first = await _probe(fetcher, body, stats, 1, f"the {ends[0]} case's creation date")
+    first = await _probe(fetcher, body, stats, 1, f"the {ends[0]} case's {_TO_CUT}")
     total = first.total_results
     if total == 0 or not first.results:
         return Span(None, None, total)
     one_end = _created_ms(first.results[0])
     other_end: int | None = None
     if (lo is None and descending) or (hi is None and not descending):
-        last = await _probe(fetcher, body, stats, total, f"the {ends[1]} case's creation date")
+        last = await _probe(fetcher, body, stats, total, f"the {ends[1]} case's {_TO_CUT}")
         other_end = _created_ms(last.results[0]) if last.results else None
     else:
         other_end = one_end
     newest, oldest = (one_end, other_end) if descending else (other_end, one_end)
     return Span(oldest if lo is None else lo, newest if hi is None else hi, total)
+
+
+async def edge_included(
+    fetcher: PageFetcher, body: Mapping[str, Any], stats: PullStats, at: int, start: bool
+) -> bool:
+    """Whether Kore includes a case created at ``at`` (ms) when ``at`` is the range's
+    ``startDate`` (``start``) or its ``endDate``. Ask it knowing ``body`` has such a case.
+
+    One request of one case: the range from ``at`` to the millisecond beyond it, ``at``
+    first. An answer starting with a case created at ``at`` means the bound includes it.
+    """
+    lo, hi = (at, at + 1) if start else (at - 1, at)
+    window = TimeWindow(kore_time_from_ms(lo), kore_time_from_ms(hi))
+    asked = {**window.apply(body), "sortBy": {"createdDate": "asc" if start else "desc"}}
+    bound = "startDate" if start else "endDate"
+    found = await _probe(fetcher, asked, stats, 1, f"whether Kore's {bound} includes {_OWN}")
+    return bool(found.results) and _created_ms(found.results[0]) == at
 
 
 async def _probe(
@@ -115,7 +135,7 @@ async def _probe(
             parse=lambda data: decode_page(data, decoder, page=page, path=fetcher.path),
         )
     except KoreCasesError as exc:
-        note = f", while learning {learning} to cut the windows (page {page} at one case a page)"
+        note = f", while learning {learning} (page {page} at one case a page)"
         told = with_note(exc, note)
         told.page = None
         raise told.with_traceback(exc.__traceback__) from exc.__cause__

@@ -33,7 +33,8 @@ How it runs:
 * **Resuming.** Errors carry ``resume_window`` (a :class:`TimeWindow`) and
   ``resume_page``; ``iter_cases(filter, window=..., start_window=err.resume_window,
   start_page=err.resume_page)`` continues with that window from that page, then the
-  windows after it.
+  windows after it. Its first window drops the cases of the edge it shares with the
+  window before it that that window yielded (:mod:`kore_cases._window_resume`).
 
 The parts: :class:`~kore_cases._window_plan.WindowSchedule` (pure) says which window
 comes next and what it sends; :class:`EdgeRepeats` (pure) drops the repeats at the
@@ -62,7 +63,8 @@ from ._window_plan import (
     WindowSchedule,
     first_auto_width,
 )
-from ._window_span import learn_span, planned_bounds
+from ._window_resume import CreatedMs, ResumedEdge, resumed_edge
+from ._window_span import edge_included, learn_span, planned_bounds
 from .errors import KoreCasesError, resume_at
 from .models import CasesPage
 
@@ -231,6 +233,7 @@ class WindowedPages(PageStream[T]):
         start_page: int = 1,
         max_items: int | None = None,
         dedupe: bool = False,
+        created_ms: CreatedMs | None = None,
     ) -> None:
         self._fetcher = fetcher
         self._owner = owner
@@ -244,6 +247,8 @@ class WindowedPages(PageStream[T]):
         self._start_page = start_page
         self._max_items = max_items
         self._edges = EdgeRepeats(case_id, None if dedupe else 2)
+        self._created_ms = created_ms
+        self._resumed_edge: ResumedEdge | None = None  # while the resumed window runs
         self._planned = False
         self._schedule: WindowSchedule | None = None
         self._queue: deque[_Window[T]] = deque()
@@ -318,14 +323,16 @@ class WindowedPages(PageStream[T]):
             if page is None:
                 self._finish(head)
                 continue
-            self.resume_page = head.pages.resume_page
             results = page.results
-            if self._edges.active:
+            if self._edges.active or self._resumed_edge is not None:
                 kept = self._edges.drop(results)
+                if self._resumed_edge is not None:  # may ask Kore: this page is not out yet
+                    kept = await self._resumed_edge.drop(kept)
                 self.stats.duplicates_dropped += len(results) - len(kept)
                 page.results = results = kept
                 if not kept:
                     self.stats.pages -= 1  # counted by the window, never handed out
+            self.resume_page = head.pages.resume_page
             self._edges.note(head.tail, results)
             if results:
                 self._yielded += len(results)
@@ -352,6 +359,7 @@ class WindowedPages(PageStream[T]):
         """The head window is done: its last ids guard the next one's edge."""
         self._queue.popleft()
         self._edges.window_done(head.tail)
+        self._resumed_edge = None
         self.stats.finished = None  # the window's end is not the pull's
         # The next window starts at page 1 (only the first one resumes mid-window).
         self.resume_page = 1
@@ -402,6 +410,15 @@ class WindowedPages(PageStream[T]):
         resumed = self._start_window
         if resumed is not None:
             self._start(resumed, None, self._start_page)
+            self._resumed_edge = resumed_edge(
+                self._body,
+                resumed,
+                descending=self._descending,
+                created_ms=self._created_ms,
+                ask=lambda ms, start: edge_included(
+                    self._fetcher, self._body, self.stats, ms, start
+                ),
+            )
         bounds = planned_bounds(self._body, resumed, descending=self._descending)
         if bounds is None:
             return

@@ -76,7 +76,8 @@ class KoreCasesError(Exception):
     resume_page: int | None
     resume_window: TimeWindow | None
     """The window of a time-windowed pull to pass back as ``start_window=`` (with
-    ``start_page=resume_page``); ``None`` outside a windowed pull."""
+    ``start_page=resume_page``); ``None`` outside a windowed pull. The pull it starts
+    drops the cases the windows before it yielded at the edge they share."""
 
     def __init__(self, message: str, *, page: int | None = None) -> None:
         super().__init__(message)

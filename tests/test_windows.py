@@ -20,6 +20,7 @@ from aiohttp import web
 from helpers import client_for, serve
 
 from kore_cases import (
+    Case,
     CaseFilter,
     CasesClient,
     KoreCasesError,
@@ -34,6 +35,7 @@ from kore_cases._window_plan import (
     auto_width,
     first_auto_width,
 )
+from kore_cases._window_resume import created_ms_reader
 from kore_cases._window_span import planned_bounds
 from kore_cases._windows import EdgeRepeats
 from kore_cases.testing import FakeKoreServer
@@ -298,11 +300,13 @@ def between(first_ms: int, last_ms: int, descending: bool) -> CaseFilter:
 
 
 @asynccontextmanager
-async def pages_of_three(server: WindowServer) -> AsyncIterator[CasesClient]:
-    """A client of ``server`` (served on 127.0.0.1) asking for pages of three cases."""
+async def pages_of_three(server: WindowServer, **options: Any) -> AsyncIterator[CasesClient]:
+    """A client of ``server`` (served on 127.0.0.1) asking for pages of three cases, with
+    no rate limit (Kore's 60 a minute made each test wait seconds)."""
+    options.setdefault("rate_limit", None)
     async with serve(server.handler) as url:
         token = StaticToken("a-static-test-token")
-        async with CasesClient(url, "st-1", "acct", token, page_size=3) as client:
+        async with CasesClient(url, "st-1", "acct", token, page_size=3, **options) as client:
             yield client
 
 
@@ -345,6 +349,100 @@ class WindowServer:
         )
 
 
+class FailingWindowServer(WindowServer):
+    """A :class:`WindowServer` whose ``fail_at``-th window fails its first page once, and
+    whose first ``fail_questions`` requests of one case fail (HTTP 500)."""
+
+    def __init__(
+        self, created: list[int], *, fail_at: int, fail_questions: int = 0, **reading: bool
+    ) -> None:
+        super().__init__(created, **reading)
+        self.fail_at = fail_at
+        self.fail_questions = fail_questions
+        self.windows: list[tuple[Any, Any]] = []
+        self.one_case: list[dict[str, Any]] = []  # the bodies asking for one case
+
+    async def handler(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        down = web.json_response({"errors": [{"msg": "down"}]}, status=500)
+        if body["limit"] == 1:
+            self.one_case.append(body)
+            if len(self.one_case) <= self.fail_questions:
+                return down
+        bounds = (body.get("startDate"), body.get("endDate"))
+        if body["page"] == 1 and bounds not in self.windows:
+            self.windows.append(bounds)
+            if len(self.windows) == self.fail_at:
+                return down
+        return await super().handler(request)
+
+
+def edge_cases(lo: int) -> list[int]:
+    """Creation times on every edge of 1-day windows from ``lo``, 1 ms either side, and
+    between."""
+    return sorted({lo + day * DAY_MS + delta for day in range(6) for delta in (-1, 0, 1, 7)})
+
+
+@pytest.mark.parametrize("start_inclusive", [True, False])
+@pytest.mark.parametrize("end_inclusive", [True, False])
+@pytest.mark.parametrize("descending", [True, False])
+async def test_a_pull_resumed_at_a_windows_first_page_repeats_no_edge_case(
+    start_inclusive: bool, end_inclusive: bool, descending: bool
+) -> None:
+    lo = parse_iso("2025-01-01T00:00:00Z")[0]
+    created = [ms for ms in edge_cases(lo) if ms >= lo]
+    reading = {"start_inclusive": start_inclusive, "end_inclusive": end_inclusive}
+    hostile = FailingWindowServer(created, fail_at=3, **reading)
+    flt = between(lo, created[-1], descending)
+    async with pages_of_three(hostile, max_retries=0) as client:
+        got: list[str] = []
+        with pytest.raises(ServerError) as failed:
+            async for case in client.iter_cases(flt, window=DAY, model=dict):
+                got.append(case["_id"])
+        resume = failed.value.resume_window
+        assert resume == TimeWindow(*hostile.windows[2])
+        assert failed.value.resume_page == 1
+        rest = client.iter_cases(flt, window=DAY, model=dict, start_window=resume)
+        got += [case["_id"] async for case in rest]
+    kept = [i for i, ms in enumerate(created) if hostile._matches(ms, flt.to_body())]
+    kept.sort(key=lambda i: created[i], reverse=descending)
+    assert got == [f"c{i:04d}" for i in kept]
+    # One question of one case, on the millisecond only the server's reading decides.
+    [asked] = hostile.one_case
+    assert asked["sortBy"] == {"createdDate": "asc" if descending else "desc"}
+
+
+async def test_a_failed_question_at_a_resumed_edge_leaves_its_page_to_the_next_resume() -> None:
+    lo = parse_iso("2025-01-01T00:00:00Z")[0]
+    created = [ms for ms in edge_cases(lo) if ms >= lo]
+    reading = {"start_inclusive": True, "end_inclusive": True}
+    hostile = FailingWindowServer(created, fail_at=3, fail_questions=1, **reading)
+    flt = between(lo, created[-1], descending=True)
+    got: list[str] = []
+
+    async def take(start_window: TimeWindow | None = None, start_page: int = 1) -> None:
+        pull = client.iter_cases(
+            flt, window=DAY, model=dict, start_window=start_window, start_page=start_page
+        )
+        async for case in pull:
+            got.append(case["_id"])
+
+    async with pages_of_three(hostile, max_retries=0) as client:
+        with pytest.raises(ServerError) as failed:
+            await take()
+        resume = failed.value.resume_window
+        with pytest.raises(ServerError) as asking:
+            await take(resume)
+        error = asking.value
+        assert "while learning whether Kore's startDate includes its own" in error.message
+        assert error.page is None
+        # The page that raised the question was not handed out: it is read again.
+        assert (error.resume_window, error.resume_page) == (resume, 1)
+        await take(error.resume_window, error.resume_page)
+    assert len(hostile.one_case) == 2
+    assert got == [case["_id"] for case in reversed(hostile.cases)]
+
+
 @pytest.mark.parametrize("start_inclusive", [True, False])
 @pytest.mark.parametrize("end_inclusive", [True, False])
 @pytest.mark.parametrize("descending", [True, False])
@@ -352,10 +450,7 @@ async def test_cases_on_window_edges_come_once_however_the_server_reads_the_boun
     start_inclusive: bool, end_inclusive: bool, descending: bool
 ) -> None:
     lo = parse_iso("2025-01-01T00:00:00Z")[0]
-    # Cases on every edge of 1-day windows, a millisecond either side, and between.
-    created = sorted(
-        {lo + day * DAY_MS + delta for day in range(6) for delta in (-1, 0, 1, 7)} - {lo - 1}
-    )
+    created = [ms for ms in edge_cases(lo) if ms >= lo]
     hostile = WindowServer(created, start_inclusive=start_inclusive, end_inclusive=end_inclusive)
     flt = between(lo, created[-1], descending)
     async with pages_of_three(hostile) as client:
@@ -383,6 +478,36 @@ async def test_more_than_two_pages_of_cases_in_the_edge_millisecond_come_once(
         got = [case["_id"] async for case in cases]
     assert sorted(got) == sorted(case["_id"] for case in hostile.cases)
     assert cases.stats.duplicates_dropped >= 30
+
+
+class Stamped(msgspec.Struct):
+    id: str = msgspec.field(name="_id")
+    made: datetime | None = msgspec.field(default=None, name="createdAt")
+
+
+MADE = datetime(2025, 1, 1, microsecond=7000, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("model", "case"),
+    [
+        (dict, {"_id": "a", "createdAt": "2025-01-01T00:00:00.007Z"}),
+        (msgspec.Raw, msgspec.Raw(b'{"_id": "a", "createdAt": "2025-01-01T00:00:00.007Z"}')),
+        (Case, Case(id="a", created_at=MADE)),
+        (Stamped, Stamped(id="a", made=MADE)),
+    ],
+)
+def test_a_resumed_window_reads_creation_times_of_any_model(model: Any, case: Any) -> None:
+    read = created_ms_reader(model)
+    assert read is not None
+    assert read(case) == parse_iso("2025-01-01T00:00:00.007Z")[0]
+
+
+def test_a_model_without_a_creation_time_keeps_every_case_of_a_resumed_window() -> None:
+    assert created_ms_reader(NoId) is None
+    read = created_ms_reader(msgspec.Raw)
+    assert read is not None
+    assert read(msgspec.Raw(b"[1]")) is None
 
 
 # -- checks before any request ------------------------------------------------------------
