@@ -1,16 +1,20 @@
-"""A resumed windowed pull: the cases its first window repeats from the window before.
+"""A resumed windowed pull: the cases it repeats from the windows an earlier pull yielded.
 
-A pull resumed with ``start_window=error.resume_window`` continues one that handed out
-every window before that one whole, and its first window shares an edge with the last
-of them. Neighbouring windows overlap by a millisecond on each side of their edge (see
-:mod:`kore_cases._window_plan`). Newest first, the resumed window sends ``endDate = E``
-and the window before it sent ``startDate = E - 1 ms``:
+A pull resumed with ``start_window=resume_window`` (an error's or an iterator's)
+continues one that handed out every window before that one whole, and its first window
+shares an edge with the last of them; so does the next window, when the first was
+resumed past its last case (a pull stopped at the end of a window). Within one pull
+:class:`~kore_cases._windows.EdgeRepeats` drops such repeats by id; across pulls the
+ids are gone, and :class:`ResumedEdges` drops them by creation time instead.
+Neighbouring windows overlap by a millisecond on each side of their edge (see
+:mod:`kore_cases._window_plan`). Newest first, a window sends ``endDate = E`` and the
+window before it sent ``startDate = E - 1 ms``:
 
 * a case created at ``E`` is strictly inside the range the window before sent, so it
-  yielded it whichever way Kore reads the bounds: :class:`ResumedEdge` drops it;
+  yielded it whichever way Kore reads the bounds: it is dropped;
 * a case created at ``E - 1 ms`` came from the window before only if Kore reads
-  ``startDate`` as inclusive, which it does not document. The first time the resumed
-  window has such a case, one request of one case asks Kore how it reads the bound
+  ``startDate`` as inclusive, which it does not document. The first time such a case
+  comes, one request of one case asks Kore how it reads the bound
   (:func:`~kore_cases._window_span.edge_included`); if inclusively, every case at
   ``E - 1 ms`` is dropped.
 
@@ -18,12 +22,16 @@ Oldest first mirrors it: the resumed window sends ``startDate = S``, the one bef
 ``endDate = S + 1 ms``; cases at ``S`` are dropped, and those at ``S + 1 ms`` if Kore
 reads ``endDate`` as inclusive. A window sending the filter's own bound there is the
 first of the pull: there is no window before it. A model without a readable
-``createdAt`` keeps every case (a repeat at the edge is possible, as without this).
+``createdAt`` keeps every case (a repeat at the edge is possible). Like ``resume_page``,
+this is exact for the data as it was: a case that came to match the filter between the
+two pulls, created exactly at ``E`` (or ``E - 1 ms`` with an inclusive bound), is
+dropped as if the earlier pull had yielded it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +40,7 @@ import msgspec
 from ._window_plan import TimeWindow
 from ._wire import ms_from_datetime, parse_kore_time
 
-__all__ = ["ResumedEdge", "created_ms_reader", "resumed_edge"]
+__all__ = ["ResumedEdge", "ResumedEdges", "created_ms_reader", "resumed_edge"]
 
 CreatedMs = Callable[[Any], int | None]
 """The creation time of a case of the pull's model, in ms (``None``: unknown)."""
@@ -45,56 +53,83 @@ class _Stamp(msgspec.Struct, gc=False):
 _STAMP = msgspec.json.Decoder(_Stamp)
 
 
+@dataclass(frozen=True)
 class ResumedEdge:
-    """Drops the cases of a resumed pull's first window that the window before yielded.
+    """Where a window meets the window before it, in ms: that window yielded the cases
+    created at ``sure`` whichever way Kore reads the bounds, and those at ``unsure`` if
+    the bound it sent there is inclusive."""
 
-    ``sure``: cases created there (ms) were yielded for sure; ``unsure``: they were if
-    the bound the window before sent there is inclusive, which ``ask()`` finds out (once,
-    and only if such a case comes).
-    """
-
-    def __init__(
-        self, sure: int, unsure: int, created_ms: CreatedMs, ask: Callable[[int], Awaitable[bool]]
-    ) -> None:
-        self.sure, self.unsure = sure, unsure
-        self._created_ms = created_ms
-        self._ask = ask
-        self._unsure_yielded: bool | None = None  # not asked yet
-
-    async def drop(self, results: list[Any]) -> list[Any]:
-        """``results`` without the cases the window before yielded."""
-        times = [self._created_ms(case) for case in results]
-        if self._unsure_yielded is None and self.unsure in times:
-            self._unsure_yielded = await self._ask(self.unsure)
-        dropped = (self.sure, self.unsure) if self._unsure_yielded else (self.sure,)
-        return [case for case, ms in zip(results, times, strict=True) if ms not in dropped]
+    sure: int
+    unsure: int
 
 
 def resumed_edge(
-    body: Mapping[str, Any],
-    resumed: TimeWindow | None,
-    *,
-    descending: bool,
-    created_ms: CreatedMs | None,
-    ask: Callable[[int, bool], Awaitable[bool]],
+    body: Mapping[str, Any], window: TimeWindow, *, descending: bool
 ) -> ResumedEdge | None:
-    """The edge a pull resumed with ``resumed`` shares with the window before it, if any.
-
-    ``ask(ms, start)``: whether Kore includes a case created at ``ms`` when ``ms`` is the
-    ``startDate`` (``start``) or the ``endDate`` it is sent.
-    """
-    if resumed is None or created_ms is None:
-        return None
-    bound, own = (resumed.end, "endDate") if descending else (resumed.start, "startDate")
+    """The edge ``window`` shares with the window before it (``None``: it is the first)."""
+    bound, own = (window.end, "endDate") if descending else (window.start, "startDate")
     if bound is None or bound == body.get(own):
-        return None  # the first window of the pull
+        return None  # the filter's own bound: the first window of the pull
     moment = parse_kore_time(bound)
     if moment is None:
         return None
     sure = ms_from_datetime(moment)
-    if descending:  # the window before sent startDate = sure - 1
-        return ResumedEdge(sure, sure - 1, created_ms, lambda ms: ask(ms, True))
-    return ResumedEdge(sure, sure + 1, created_ms, lambda ms: ask(ms, False))
+    # Newest first, the window before sent startDate = sure - 1; oldest first, endDate
+    # = sure + 1.
+    return ResumedEdge(sure, sure - 1 if descending else sure + 1)
+
+
+class ResumedEdges:
+    """Drops what a resumed pull's windows repeat from windows an earlier pull yielded.
+
+    That is the resumed window, and, when it was resumed past its last case (a pull
+    stopped at the end of a window), the one after it too. ``ask(ms)`` says whether Kore
+    includes a case created at ``ms`` when ``ms`` is the bound the window before sent
+    (``startDate`` newest first, ``endDate`` oldest first); it is asked once a pull, and
+    only if a case at an ``unsure`` millisecond comes.
+    """
+
+    def __init__(
+        self,
+        body: Mapping[str, Any],
+        resumed: TimeWindow | None,
+        start_page: int,
+        *,
+        descending: bool,
+        created_ms: CreatedMs | None,
+        ask: Callable[[int], Awaitable[bool]],
+    ) -> None:
+        self._body, self._descending = body, descending
+        self._created_ms = created_ms
+        self._ask = ask
+        # Windows left to check: the resumed one, and the next if it has none left.
+        self._windows = 0 if resumed is None or created_ms is None else 1 + (start_page > 1)
+        self._edge: tuple[TimeWindow, ResumedEdge | None] | None = None
+        self._unsure_yielded: bool | None = None  # not asked yet
+
+    @property
+    def active(self) -> bool:
+        """Whether the window running now may repeat an earlier pull's cases."""
+        return self._windows > 0
+
+    async def drop(self, window: TimeWindow, results: list[Any]) -> list[Any]:
+        """``results`` (of ``window``) without the cases the window before it yielded."""
+        if not self.active or self._created_ms is None:
+            return results
+        if self._edge is None or self._edge[0] != window:
+            self._edge = (window, resumed_edge(self._body, window, descending=self._descending))
+        edge = self._edge[1]
+        if edge is None:
+            return results
+        times = [self._created_ms(case) for case in results]
+        if self._unsure_yielded is None and edge.unsure in times:
+            self._unsure_yielded = await self._ask(edge.unsure)
+        dropped = (edge.sure, edge.unsure) if self._unsure_yielded else (edge.sure,)
+        return [case for case, ms in zip(results, times, strict=True) if ms not in dropped]
+
+    def window_done(self, handed_out: bool) -> None:
+        """A window ended; ``handed_out``: it yielded cases, which guard the next edge."""
+        self._windows = 0 if handed_out else max(0, self._windows - 1)
 
 
 def created_ms_reader(model: Any) -> CreatedMs | None:

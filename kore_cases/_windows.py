@@ -33,8 +33,8 @@ How it runs:
 * **Resuming.** Errors carry ``resume_window`` (a :class:`TimeWindow`) and
   ``resume_page``; ``iter_cases(filter, window=..., start_window=err.resume_window,
   start_page=err.resume_page)`` continues with that window from that page, then the
-  windows after it. Its first window drops the cases of the edge it shares with the
-  window before it that that window yielded (:mod:`kore_cases._window_resume`).
+  windows after it. It drops the cases of the edge it shares with the window before
+  it that that window yielded (:mod:`kore_cases._window_resume`).
 
 The parts: :class:`~kore_cases._window_plan.WindowSchedule` (pure) says which window
 comes next and what it sends; :class:`EdgeRepeats` (pure) drops the repeats at the
@@ -63,7 +63,7 @@ from ._window_plan import (
     WindowSchedule,
     first_auto_width,
 )
-from ._window_resume import CreatedMs, ResumedEdge, resumed_edge
+from ._window_resume import CreatedMs, ResumedEdges
 from ._window_span import edge_included, learn_span, planned_bounds
 from .errors import KoreCasesError, resume_at
 from .models import CasesPage
@@ -247,8 +247,14 @@ class WindowedPages(PageStream[T]):
         self._start_page = start_page
         self._max_items = max_items
         self._edges = EdgeRepeats(case_id, None if dedupe else 2)
-        self._created_ms = created_ms
-        self._resumed_edge: ResumedEdge | None = None  # while the resumed window runs
+        self._resumed = ResumedEdges(
+            self._body,
+            start_window,
+            start_page,
+            descending=self._descending,
+            created_ms=created_ms,
+            ask=lambda ms: edge_included(fetcher, self._body, self.stats, ms, self._descending),
+        )
         self._planned = False
         self._schedule: WindowSchedule | None = None
         self._queue: deque[_Window[T]] = deque()
@@ -324,10 +330,9 @@ class WindowedPages(PageStream[T]):
                 self._finish(head)
                 continue
             results = page.results
-            if self._edges.active or self._resumed_edge is not None:
-                kept = self._edges.drop(results)
-                if self._resumed_edge is not None:  # may ask Kore: this page is not out yet
-                    kept = await self._resumed_edge.drop(kept)
+            if self._edges.active or self._resumed.active:
+                # May ask Kore: resume_page stays before this page until it is done.
+                kept = await self._resumed.drop(head.sent, self._edges.drop(results))
                 self.stats.duplicates_dropped += len(results) - len(kept)
                 page.results = results = kept
                 if not kept:
@@ -359,7 +364,7 @@ class WindowedPages(PageStream[T]):
         """The head window is done: its last ids guard the next one's edge."""
         self._queue.popleft()
         self._edges.window_done(head.tail)
-        self._resumed_edge = None
+        self._resumed.window_done(handed_out=self._edges.active)
         self.stats.finished = None  # the window's end is not the pull's
         # The next window starts at page 1 (only the first one resumes mid-window).
         self.resume_page = 1
@@ -410,15 +415,6 @@ class WindowedPages(PageStream[T]):
         resumed = self._start_window
         if resumed is not None:
             self._start(resumed, None, self._start_page)
-            self._resumed_edge = resumed_edge(
-                self._body,
-                resumed,
-                descending=self._descending,
-                created_ms=self._created_ms,
-                ask=lambda ms, start: edge_included(
-                    self._fetcher, self._body, self.stats, ms, start
-                ),
-            )
         bounds = planned_bounds(self._body, resumed, descending=self._descending)
         if bounds is None:
             return

@@ -383,26 +383,48 @@ def edge_cases(lo: int) -> list[int]:
     return sorted({lo + day * DAY_MS + delta for day in range(6) for delta in (-1, 0, 1, 7)})
 
 
+async def stop_after_a_windows_last_page(
+    pages: Any, got: list[str]
+) -> tuple[TimeWindow | None, int]:
+    """Take the pages of the first three windows, and say where a pull would continue."""
+    windows: list[TimeWindow] = []
+    async for page in pages:
+        got += [case["_id"] for case in page.results]
+        if pages.resume_window not in windows:
+            windows.append(pages.resume_window)
+        if len(windows) == 3 and page.page == page.total_pages:
+            break
+    assert pages.resume_page == page.total_pages + 1  # past the window's last page
+    return pages.resume_window, pages.resume_page
+
+
+@pytest.mark.parametrize("stop", ["error", "end-of-window"])
 @pytest.mark.parametrize("start_inclusive", [True, False])
 @pytest.mark.parametrize("end_inclusive", [True, False])
 @pytest.mark.parametrize("descending", [True, False])
-async def test_a_pull_resumed_at_a_windows_first_page_repeats_no_edge_case(
-    start_inclusive: bool, end_inclusive: bool, descending: bool
+async def test_a_resumed_pull_repeats_no_edge_case(
+    start_inclusive: bool, end_inclusive: bool, descending: bool, stop: str
 ) -> None:
     lo = parse_iso("2025-01-01T00:00:00Z")[0]
     created = [ms for ms in edge_cases(lo) if ms >= lo]
     reading = {"start_inclusive": start_inclusive, "end_inclusive": end_inclusive}
-    hostile = FailingWindowServer(created, fail_at=3, **reading)
+    hostile = FailingWindowServer(created, fail_at=3 if stop == "error" else 0, **reading)
     flt = between(lo, created[-1], descending)
     async with pages_of_three(hostile, max_retries=0) as client:
         got: list[str] = []
-        with pytest.raises(ServerError) as failed:
-            async for case in client.iter_cases(flt, window=DAY, model=dict):
-                got.append(case["_id"])
-        resume = failed.value.resume_window
-        assert resume == TimeWindow(*hostile.windows[2])
-        assert failed.value.resume_page == 1
-        rest = client.iter_cases(flt, window=DAY, model=dict, start_window=resume)
+        pages = client.iter_pages(flt, window=DAY, model=dict)
+        if stop == "error":  # on the first page of the third window
+            with pytest.raises(ServerError) as failed:
+                async for page in pages:
+                    got += [case["_id"] for case in page.results]
+            resume = (failed.value.resume_window, failed.value.resume_page)
+            assert resume == (TimeWindow(*hostile.windows[2]), 1)
+        else:  # a break after the last page of the third window
+            resume = await stop_after_a_windows_last_page(pages, got)
+            await pages.aclose()
+        rest = client.iter_cases(
+            flt, window=DAY, model=dict, start_window=resume[0], start_page=resume[1]
+        )
         got += [case["_id"] async for case in rest]
     kept = [i for i, ms in enumerate(created) if hostile._matches(ms, flt.to_body())]
     kept.sort(key=lambda i: created[i], reverse=descending)
