@@ -30,7 +30,7 @@ import anyio
 import msgspec
 
 from ._closing import Closer
-from ._http import AsyncTransport, BodyTooLarge, Request, Response, TransportError
+from ._http import AsyncTransport, BodyTooLarge, Request, Response, ResponseBody, TransportError
 from ._limiter import BudgetWaitTooLong
 from ._observe import NULL_OBSERVER, Observer
 from ._redact import server_text
@@ -88,7 +88,7 @@ class Unreadable(Exception):
     """A 200 whose body is not usable JSON: worth another attempt, like a transport error."""
 
 
-def looks_like_json(body: bytes) -> bool:
+def looks_like_json(body: ResponseBody) -> bool:
     """Cheap check that a body can be a JSON object (a proxy's HTML page cannot)."""
     # Only the ends are looked at, without copying: pages are large, this runs on each.
     if not _JSON_OBJECT_START.match(body):
@@ -100,7 +100,7 @@ def looks_like_json(body: bytes) -> bool:
 
 
 def decode_page(
-    body: bytes,
+    body: ResponseBody,
     decoder: msgspec.json.Decoder[CasesPage[Any]],
     *,
     page: int,
@@ -197,7 +197,7 @@ class PageFetcher:
         *,
         page: int,
         stats: PullStats,
-        parse: Callable[[bytes], T],
+        parse: Callable[[ResponseBody], T],
         attempts_used: int = 0,
         interactive: bool = False,
         max_rate_wait: float | None = None,
@@ -228,7 +228,7 @@ class PageFetcher:
         body: bytes,
         page: int,
         stats: PullStats,
-        parse: Callable[[bytes], T],
+        parse: Callable[[ResponseBody], T],
         attempt: int,
         budget: _Budget,
     ) -> tuple[T, int]:
@@ -493,7 +493,7 @@ def _status_error(
     )
 
 
-def _server_message(body: bytes, errors: Sequence[ErrorDetail], token: str) -> str | None:
+def _server_message(body: ResponseBody, errors: Sequence[ErrorDetail], token: str) -> str | None:
     """The server's own words: Kore's ``{"errors": [{"msg": ...}]}`` or the text, shortened."""
     if not body:
         return None
@@ -502,7 +502,7 @@ def _server_message(body: bytes, errors: Sequence[ErrorDetail], token: str) -> s
     return server_text(words, [token], _MAX_SERVER_MESSAGE) or None
 
 
-def _own_words(body: bytes) -> bytes | str:
+def _own_words(body: ResponseBody) -> ResponseBody | str:
     """Another shape's message (``message``, ``msg``, ``error``), or the body itself."""
     try:
         data = msgspec.json.decode(body)

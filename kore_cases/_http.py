@@ -12,8 +12,9 @@ tests) both keep it; so can yours, passed as ``CasesClient(..., transport=...)``
 from __future__ import annotations
 
 import inspect
+import mmap
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import msgspec
 
@@ -23,11 +24,20 @@ __all__ = [
     "Headers",
     "Request",
     "Response",
+    "ResponseBody",
     "TransportError",
     "check_transport",
 ]
 
 _UNSET: Any = object()
+
+ResponseBody: TypeAlias = bytes | mmap.mmap
+"""A response's body: ``bytes``, or a large one in an anonymous ``mmap.mmap``.
+
+A map is bytes-like (``msgspec`` decodes it, slicing gives ``bytes``, ``bytes(body)``
+copies it) and gives its memory back as soon as nothing refers to it
+(:mod:`kore_cases._body` says why the default transport keeps large bodies so).
+"""
 
 
 class Request:
@@ -81,7 +91,10 @@ class Response:
     """A complete HTTP answer: status, headers and the whole body.
 
     ``Response(200, json={...})`` encodes ``json`` as the body (with a JSON
-    ``Content-Type``); ``Response(503, body=b"...")`` sends bytes as they are.
+    ``Content-Type``); ``Response(503, body=b"...")`` sends bytes as they are. The
+    default transport hands over a body of 1 MiB or more as an anonymous ``mmap.mmap``
+    rather than ``bytes`` (see :data:`ResponseBody`): use ``bytes(response.body)`` where
+    ``bytes`` are needed.
     ``headers`` are looked up without regard to case (``response.headers["retry-after"]``).
     """
 
@@ -92,7 +105,7 @@ class Response:
         status: int,
         *,
         headers: Mapping[str, str] | None = None,
-        body: bytes = b"",
+        body: ResponseBody = b"",
         json: Any = _UNSET,
     ) -> None:
         if json is not _UNSET:
@@ -100,7 +113,7 @@ class Response:
             headers = {"Content-Type": "application/json", **(headers or {})}
         self.status: int = status
         self.headers: Headers = Headers(headers)
-        self.body: bytes = body
+        self.body: ResponseBody = body
 
     def __repr__(self) -> str:
         return f"<Response {self.status}, {len(self.body)} bytes>"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from ._fetch import PageFetcher, Unreadable, check_page_number, decode_page
+from ._http import ResponseBody
 from ._page_size import PageSizer
 from ._stats import PullStats
 from .errors import ClientClosedError, PaginationError
@@ -33,7 +34,7 @@ class Prefetched:
     """A prefetched page's answer as bytes, and the attempts it took."""
 
     page: int
-    body: bytes
+    body: ResponseBody
     attempts: int
 
 
@@ -46,7 +47,7 @@ async def prefetch(fetcher: PageFetcher, body: bytes, page: int, stats: PullStat
     return Prefetched(page, data, attempts)
 
 
-def _as_is(data: bytes) -> bytes:
+def _as_is(data: ResponseBody) -> ResponseBody:
     return data
 
 
@@ -127,7 +128,7 @@ class PageReader(Generic[T]):
                 raise self.fetcher.unreadable_error(page, exc, prefetched.attempts) from None
         return await self._read(page, limit, attempts_used=prefetched.attempts)
 
-    def _decode(self, page: int, body: bytes, *, check_page: bool = True) -> CasesPage[T]:
+    def _decode(self, page: int, body: ResponseBody, *, check_page: bool = True) -> CasesPage[T]:
         result: CasesPage[T] = decode_page(
             body, self._decoder, page=page, path=self.fetcher.path, check_page=check_page
         )

@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from ._http import ResponseBody
+
 __all__ = ["REDACTED", "redact", "server_text"]
 
 REDACTED = "***"
@@ -50,10 +52,10 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     return _TOKEN_RUN.sub(scrub, text)
 
 
-def server_text(raw: bytes | str, secrets: Iterable[str], max_chars: int) -> str:
+def server_text(raw: ResponseBody | str, secrets: Iterable[str], max_chars: int) -> str:
     """Server content as safe display text: decoded, redacted, on one line, shortened."""
     # Only the start is shown; what redaction can shrink is kept in reach.
-    raw = raw[: 4 * max_chars + 4096]
-    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    start = raw[: 4 * max_chars + 4096]  # bytes when raw is a memory map
+    text = start.decode("utf-8", "replace") if isinstance(start, bytes) else start
     text = " ".join(redact(text, secrets).split())
     return text if len(text) <= max_chars else text[: max_chars - 1] + "…"

@@ -13,6 +13,7 @@ from typing import TypedDict
 
 import msgspec
 
+from ._http import ResponseBody
 from ._redact import REDACTED, redact
 from .errors import ErrorDetail
 
@@ -49,7 +50,7 @@ class ResponseDetails(TypedDict):
 
 
 def response_details(
-    headers: Mapping[str, str], body: bytes, secrets: Iterable[str]
+    headers: Mapping[str, str], body: ResponseBody, secrets: Iterable[str]
 ) -> ResponseDetails:
     """Headers (secrets out), ``{"errors": [{"msg", "code"}]}`` and a request id."""
     hidden = [secret for secret in secrets if secret]
@@ -65,7 +66,7 @@ def response_details(
     return {"headers": kept, "errors": _errors(body, hidden), "request_id": request_id}
 
 
-def _errors(body: bytes, secrets: list[str]) -> tuple[ErrorDetail, ...]:
+def _errors(body: ResponseBody, secrets: list[str]) -> tuple[ErrorDetail, ...]:
     try:
         data = msgspec.json.decode(body)
     except (msgspec.DecodeError, RecursionError):  # not JSON: no list to keep

@@ -18,9 +18,12 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from ._http import BodyTooLarge, Request, Response, TransportError
+from ._body import MAPPED_MIN_BYTES, joined, read_into_map
+from ._http import BodyTooLarge, Request, Response, ResponseBody, TransportError
 
 __all__ = ["AiohttpTransport"]
+
+_CHUNK_BYTES = 256 * 1024
 
 
 class AiohttpTransport:
@@ -90,7 +93,7 @@ class AiohttpTransport:
             failure = _failure(exc)
         raise failure
 
-    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+    async def _read(self, resp: aiohttp.ClientResponse) -> ResponseBody:
         max_bytes = self._max_response_bytes
         # Content-Length counts what is on the wire; a compressed body grows when read.
         identity = resp.headers.get("Content-Encoding", "identity").lower() == "identity"
@@ -101,18 +104,20 @@ class AiohttpTransport:
                 f"max_response_bytes={max_bytes}; refused without reading it"
             )
         if length is not None and identity:
-            return await resp.read()
+            if length < MAPPED_MIN_BYTES:
+                return await resp.read()
+            return await read_into_map(resp.content.iter_chunked(_CHUNK_BYTES), length)
         # Length unknown or compressed: count the decoded bytes, stop one past max_bytes.
         chunks: list[bytes] = []
         size = 0
-        async for chunk in resp.content.iter_chunked(256 * 1024):
+        async for chunk in resp.content.iter_chunked(_CHUNK_BYTES):
             size += len(chunk)
             if size > max_bytes:
                 raise BodyTooLarge(
                     f"the response is larger than max_response_bytes={max_bytes}; refused"
                 )
             chunks.append(chunk)
-        return b"".join(chunks)
+        return joined(chunks, size)
 
 
 def _failure(exc: aiohttp.ClientError) -> TransportError:

@@ -1,0 +1,156 @@
+"""How the aiohttp transport keeps a body: a large one in a memory map, whatever its framing.
+
+Pages of 1,000 cases are megabytes of JSON; kept as ``bytes`` they fragment the C heap
+(see :mod:`kore_cases._body`). These tests hold the transport to the other half of the
+bargain: a mapped body decodes to exactly what the server sent, by every framing (a
+``Content-Length``, chunked, gzip), and a body that is cut short is retried like any
+other cut answer.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import mmap
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import pytest
+from aiohttp import web
+from helpers import ENDPOINT, page_payload, serve
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kore_cases import CasesClient, Request, _body
+from kore_cases._http import TransportError
+from kore_cases._transport import AiohttpTransport
+
+BIG_CASES = [{"_id": f"c{i}", "name": "x" * 2000} for i in range(600)]  # ~1.2 MB of JSON
+
+
+def big_page(page: int = 1) -> bytes:
+    payload = msgspec.json.encode(page_payload(page, 600, BIG_CASES, 600, 1))
+    assert len(payload) >= _body.MAPPED_MIN_BYTES
+    return payload
+
+
+def handler_for(framing: str, payload: bytes, cut_first: bool = False) -> Any:
+    answered = 0
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        nonlocal answered
+        answered += 1
+        headers = {"Content-Type": "application/json"}
+        if framing == "gzip":
+            body = gzip.compress(payload)
+            headers["Content-Encoding"] = "gzip"
+            return web.Response(body=body, headers=headers)
+        response = web.StreamResponse(headers=headers)
+        if framing == "chunked":
+            response.enable_chunked_encoding()
+        else:
+            response.content_length = len(payload)
+        await response.prepare(request)
+        if cut_first and answered == 1:
+            await response.write(payload[: len(payload) // 2])
+            assert request.transport is not None
+            request.transport.close()  # the connection drops mid-body
+            return response
+        for start in range(0, len(payload), 100_000):
+            await response.write(payload[start : start + 100_000])
+        await response.write_eof()
+        return response
+
+    return handler
+
+
+async def answer_of(framing: str, payload: bytes) -> Any:
+    """The transport's :class:`Response` to one request answered with ``payload``."""
+    transport = AiohttpTransport(connections=1, ssl=None, max_response_bytes=50_000_000)
+    async with serve(handler_for(framing, payload)) as url:
+        try:
+            return await transport.send(
+                Request(url + ENDPOINT, headers={}, body=b"{}", timeout=10.0)
+            )
+        finally:
+            await transport.aclose()
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "gzip"])
+async def test_a_large_body_is_a_memory_map_of_exactly_what_was_sent(framing: str) -> None:
+    payload = big_page()
+    response = await answer_of(framing, payload)
+    assert isinstance(response.body, mmap.mmap)
+    assert bytes(response.body) == payload
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "gzip"])
+async def test_a_small_body_stays_bytes(framing: str) -> None:
+    payload = msgspec.json.encode(page_payload())
+    response = await answer_of(framing, payload)
+    assert type(response.body) is bytes
+    assert response.body == payload
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked", "gzip"])
+async def test_cases_of_a_mapped_page_are_those_the_server_sent(framing: str) -> None:
+    async with serve(handler_for(framing, big_page())) as url:
+        client = CasesClient(url, "st-1", "acc", "tok", rate_limit=None, page_size=600)
+        async with client:
+            raw = await client.get_page(model=msgspec.Raw)
+            cases = [case async for case in client.iter_cases()]
+    assert [msgspec.json.decode(r) for r in raw.results] == BIG_CASES
+    assert [(c.id, c.name) for c in cases] == [(c["_id"], c["name"]) for c in BIG_CASES]
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+async def test_a_mapped_body_cut_short_is_retried(framing: str) -> None:
+    async with serve(handler_for(framing, big_page(), cut_first=True)) as url:
+        client = CasesClient(url, "st-1", "acc", "tok", rate_limit=None, page_size=600)
+        async with client:
+            page = await client.get_page()
+    assert [c.id for c in page.results] == [c["_id"] for c in BIG_CASES]
+    assert page.total_results == 600
+
+
+# -- the two ways of filling a map ---------------------------------------------------------
+
+
+def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
+    bounds = [0, *sorted({c % (len(data) + 1) for c in cuts}), len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+async def stream(chunks: list[bytes]) -> AsyncIterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+
+
+@given(st.binary(min_size=1, max_size=2000), st.lists(st.integers(0, 2000), max_size=8))
+async def test_read_into_map_holds_the_announced_bytes_in_order(
+    data: bytes, cuts: list[int]
+) -> None:
+    body = await _body.read_into_map(stream(chunked(data, cuts)), len(data))
+    assert body[:] == data
+
+
+@given(st.binary(min_size=2, max_size=500), st.integers(1, 499))
+async def test_read_into_map_refuses_a_body_of_another_length(data: bytes, missing: int) -> None:
+    missing = min(missing, len(data) - 1)
+    with pytest.raises(TransportError, match=r"cut short: \d+ of \d+ bytes"):
+        await _body.read_into_map(stream([data[:-missing]]), len(data))
+    with pytest.raises(TransportError, match=r"longer than the \d+ bytes it announced"):
+        await _body.read_into_map(stream([data]), len(data) - missing)
+
+
+@given(st.binary(max_size=3000), st.lists(st.integers(0, 3000), max_size=8))
+def test_joined_is_the_chunks_in_order_bytes_below_the_threshold_a_map_above(
+    data: bytes, cuts: list[int]
+) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_body, "MAPPED_MIN_BYTES", 1000)
+        chunks = chunked(data, cuts)
+        body = _body.joined(chunks, len(data))
+    assert body[:] == data
+    assert isinstance(body, mmap.mmap if len(data) >= 1000 else bytes)
