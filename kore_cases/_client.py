@@ -98,7 +98,9 @@ class CasesClient(WatchMethods, TableMethods):
             400, found by halving) for the client's life.
         max_page_size: the first size ``page_size="max"`` asks for (1000).
         concurrency: requests in flight at once, shared by everything this client does;
-            also the number of pages a pull fetches ahead of its consumer.
+            also the number of pages a pull fetches ahead of its consumer, unless its
+            pages are so large that fewer hold 12 MiB (never fewer than two): pages of
+            1,000 cases are ~3 MB of JSON each.
         timeout: seconds for one whole request, connection to last byte.
         retry: how failed requests are retried, a :class:`Retry`
             (``Retry(max_retries=5, backoff_base=0.5, backoff_max=8.0,

@@ -85,6 +85,8 @@ class PageReader(Generic[T]):
         # A PageSizer decides the first request's limit ("max" probes); the answer rules.
         self._sizer = page_size if isinstance(page_size, PageSizer) else PageSizer(page_size)
         self._stats = stats
+        self.body_bytes: int | None = None
+        """The size of the latest answer read, for the prefetch window (``None`` before)."""
 
     def body(self, page: int, limit: int) -> bytes:
         """The request body asking for ``page`` of ``limit`` cases."""
@@ -129,6 +131,7 @@ class PageReader(Generic[T]):
         return await self._read(page, limit, attempts_used=prefetched.attempts)
 
     def _decode(self, page: int, body: ResponseBody, *, check_page: bool = True) -> CasesPage[T]:
+        self.body_bytes = len(body)
         result: CasesPage[T] = decode_page(
             body, self._decoder, page=page, path=self.fetcher.path, check_page=check_page
         )

@@ -42,7 +42,7 @@ from ._continuity import ContinuityTracker, PageFacts, Rewind
 from ._fetch import PageFetcher
 from ._page_reader import PageReader, Prefetched, prefetch, result_of
 from ._page_size import PageSizer
-from ._prefetch import PrefetchWindow
+from ._prefetch import PrefetchWindow, pages_within
 from ._pull_iter import AsyncPullIterator, PageStream
 from ._stats import PullStats
 from ._window_plan import TimeWindow
@@ -141,6 +141,7 @@ class PageIterator(PageStream[T]):
         self._window: PrefetchWindow[asyncio.Task[Prefetched], CasesPage[T]] = PrefetchWindow(
             window, start_page + 1
         )
+        self._concurrency = window
         self._tracker: ContinuityTracker | None = None  # from the first page on
         self._handed_out = 0  # cases in the pages handed to the consumer
         self._closed = False
@@ -258,6 +259,7 @@ class PageIterator(PageStream[T]):
             known = self._handed_out + sum(len(p.results) for p in window.ready_items())
             remaining = self._max_items - known - tracker.served_page_size * len(window.in_flight)
             budget = max(0, math.ceil(remaining / tracker.served_page_size))
+        self._window.size = pages_within(self._concurrency, self._reader.body_bytes)
         self._window.schedule(tracker.last_page, self._spawn_prefetch, budget)
 
     def _spawn_prefetch(self, page: int, again: bool) -> asyncio.Task[Prefetched]:

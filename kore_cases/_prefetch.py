@@ -5,6 +5,11 @@ callback it hands to :meth:`PrefetchWindow.schedule`) and tells the window what
 became of them. A page is *in flight* from its scheduling until the iterator takes its
 answer, and *ready* from its acceptance until the consumer takes it; together they never
 exceed the window's size, which bounds memory and how far fetching runs ahead.
+
+The size is ``concurrency`` pages, unless pages are so large that fewer hold
+:data:`PREFETCH_MAX_BYTES` (:func:`pages_within`): a page of 1,000 cases is about
+3 MB of JSON, and eight of them waiting beside a table being built were a third of
+the table's size again.
 """
 
 from __future__ import annotations
@@ -14,14 +19,34 @@ from collections import deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-__all__ = ["PrefetchWindow"]
+__all__ = ["PREFETCH_MAX_BYTES", "PrefetchWindow", "pages_within"]
+
+PREFETCH_MAX_BYTES = 12 * 2**20
+"""The bytes of answers a pull keeps in flight or ready, when its pages are large."""
+
+
+def pages_within(concurrency: int, page_bytes: int | None) -> int:
+    """The window's size: ``concurrency`` pages, fewer when they would pass the bytes cap.
+
+    Never fewer than two (one read while the next arrives) nor more than
+    ``concurrency``; ``page_bytes`` is the size of the latest answer (``None``
+    before one arrived).
+    """
+    if not page_bytes:
+        return concurrency
+    return min(concurrency, max(2, PREFETCH_MAX_BYTES // page_bytes))
+
 
 H = TypeVar("H")  # a handle on a fetch in flight (an asyncio.Task in the iterator)
 R = TypeVar("R")  # a page ready for the consumer
 
 
 class PrefetchWindow(Generic[H, R]):
-    """At most ``size`` pages in flight or ready, scheduled in page order from ``first``."""
+    """At most ``size`` pages in flight or ready, scheduled in page order from ``first``.
+
+    ``size`` may change during the pull (:func:`pages_within`); a smaller one only
+    stops new pages until enough are taken.
+    """
 
     def __init__(self, size: int, first: int) -> None:
         if size < 1:

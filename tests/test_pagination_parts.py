@@ -12,7 +12,7 @@ import pytest
 
 from kore_cases import PaginationError
 from kore_cases._continuity import MAX_REWINDS, ContinuityTracker, PageFacts, Rewind
-from kore_cases._prefetch import PrefetchWindow
+from kore_cases._prefetch import PREFETCH_MAX_BYTES, PrefetchWindow, pages_within
 
 
 def facts(
@@ -247,3 +247,31 @@ class TestPrefetchWindow:
     def test_a_window_holds_at_least_one_page(self) -> None:
         with pytest.raises(ValueError, match="at least 1"):
             PrefetchWindow(0, first=1)
+
+    def test_a_smaller_size_starts_nothing_until_pages_are_taken(self) -> None:
+        window: PrefetchWindow[str, str] = PrefetchWindow(4, first=1)
+        window.schedule(last=10, start=self.starter([]))
+        window.size = 2
+        window.take(1)
+        window.take(2)
+        assert window.schedule(last=10, start=self.starter([])) == []  # 3 and 4 still fly
+        window.take(3)
+        assert window.schedule(last=10, start=self.starter([])) == [5]
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "page_bytes", "pages"),
+    [
+        (8, None, 8),  # nothing read yet: the concurrency
+        (8, 150_000, 8),  # pages of 50 cases: the concurrency
+        (8, PREFETCH_MAX_BYTES // 4, 4),  # four fill the cap
+        (8, 3_000_000, PREFETCH_MAX_BYTES // 3_000_000),  # pages of 1,000 cases
+        (8, PREFETCH_MAX_BYTES * 5, 2),  # huge pages: still one read while one arrives
+        (1, PREFETCH_MAX_BYTES * 5, 1),  # never more than the concurrency
+        (3, 1, 3),
+    ],
+)
+def test_the_window_is_the_concurrency_or_what_fits_the_byte_cap(
+    concurrency: int, page_bytes: int | None, pages: int
+) -> None:
+    assert pages_within(concurrency, page_bytes) == pages

@@ -9,6 +9,7 @@ other cut answer.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import itertools
 import mmap
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 
 from kore_cases import CasesClient, Request, _body
 from kore_cases._http import TransportError
+from kore_cases._prefetch import pages_within
 from kore_cases._transport import AiohttpTransport
 
 BIG_CASES = [{"_id": f"c{i}", "name": "x" * 2000} for i in range(600)]  # ~1.2 MB of JSON
@@ -154,3 +156,31 @@ def test_joined_is_the_chunks_in_order_bytes_below_the_threshold_a_map_above(
         body = _body.joined(chunks, len(data))
     assert body[:] == data
     assert isinstance(body, mmap.mmap if len(data) >= 1000 else bytes)
+
+
+# -- the prefetch window of large pages ----------------------------------------------------
+
+
+async def test_a_pull_of_large_pages_fetches_ahead_only_what_fits_the_byte_cap() -> None:
+    pages, size = 10, 600
+    in_flight = peak = page_bytes = 0
+
+    async def handler(request: web.Request) -> web.Response:
+        nonlocal in_flight, peak, page_bytes
+        page = (await request.json())["page"]
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.1)  # long enough for a wider window to show
+        in_flight -= 1
+        cases = [{"_id": f"p{page}-{i}", "name": "x" * 6000} for i in range(size)]
+        body = msgspec.json.encode(page_payload(page, size, cases, pages * size, pages))
+        page_bytes = len(body)  # ~3.6 MB
+        return web.Response(body=body, content_type="application/json")
+
+    async with serve(handler) as url:
+        client = CasesClient(url, "st-1", "acc", "tok", rate_limit=None, page_size=size)
+        async with client:
+            ids = [case.id async for case in client.iter_cases()]
+    assert len(ids) == len(set(ids)) == pages * size
+    assert pages_within(8, page_bytes) < 8
+    assert peak <= pages_within(8, page_bytes)
