@@ -86,9 +86,10 @@ class TableMethods:
 
         The schema is that of :meth:`iter_record_batches` at the end of the pull: the
         fixed columns, every ``field:`` column any case had (null where a case has no
-        such field), then ``raw`` if asked. Hand the table to ``polars.from_arrow()``
-        (with ``string_view=True``, which it takes without copying the strings) or
-        ``.to_pandas()``. Needs pyarrow (``pip install 'kore-cases[parquet]'``).
+        such field), then ``raw`` if asked. Hand the table to ``.to_pandas()`` or to
+        ``polars.from_arrow(table, rechunk=False)``: with ``string_view=True`` Polars
+        takes it without copying (its default ``rechunk=True`` copies every string's
+        view into one chunk). Needs pyarrow (``pip install 'kore-cases[parquet]'``).
 
         ``start_page`` and ``start_window`` continue a pull that failed, as in
         :meth:`iter_cases`: pass the error's ``resume_page`` (and, with ``window=``,
