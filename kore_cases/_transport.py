@@ -24,6 +24,8 @@ from ._http import BodyTooLarge, Request, Response, ResponseBody, TransportError
 __all__ = ["AiohttpTransport"]
 
 _CHUNK_BYTES = 256 * 1024
+_NO_BODY = frozenset({204, 304, *range(100, 200)})
+"""Statuses whose answer ends at its headers, whatever Content-Length says (RFC 9112 6.3)."""
 
 
 class AiohttpTransport:
@@ -97,7 +99,7 @@ class AiohttpTransport:
         max_bytes = self._max_response_bytes
         # Content-Length counts what is on the wire; a compressed body grows when read.
         identity = resp.headers.get("Content-Encoding", "identity").lower() == "identity"
-        length = resp.content_length
+        length = None if resp.status in _NO_BODY else resp.content_length
         if length is not None and length > max_bytes:
             raise BodyTooLarge(
                 f"the response announces {length} bytes, more than "

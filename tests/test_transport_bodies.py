@@ -14,6 +14,7 @@ import gzip
 import itertools
 import mmap
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
@@ -114,6 +115,44 @@ async def test_a_mapped_body_cut_short_is_retried(framing: str) -> None:
             page = await client.get_page()
     assert [c.id for c in page.results] == [c["_id"] for c in BIG_CASES]
     assert page.total_results == 600
+
+
+@asynccontextmanager
+async def raw_answer(answer: bytes) -> AsyncIterator[str]:
+    """A TCP server on 127.0.0.1 answering each request with ``answer`` verbatim."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(int(head.lower().split(b"content-length:")[1].split(b"\r")[0]))
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_a_status_that_has_no_body_is_answered_whatever_its_content_length(
+    status: int,
+) -> None:
+    # RFC 9112 section 6.3: a 204 or 304 ends at its headers; a Content-Length there is
+    # not a body to wait for (a 304 may announce the size of what it did not send).
+    announced = 3 * _body.MAPPED_MIN_BYTES
+    head = f"HTTP/1.1 {status} X\r\nContent-Length: {announced}\r\n\r\n".encode()
+    transport = AiohttpTransport(connections=1, ssl=None, max_response_bytes=announced)
+    async with raw_answer(head) as url:
+        try:
+            response = await transport.send(
+                Request(url + ENDPOINT, headers={}, body=b"{}", timeout=10.0)
+            )
+        finally:
+            await transport.aclose()
+    assert (response.status, response.body) == (status, b"")
 
 
 # -- the two ways of filling a map ---------------------------------------------------------
