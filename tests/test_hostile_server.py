@@ -56,10 +56,36 @@ def _echo_500_json(token: str) -> web.Response:
     return web.json_response({"errors": [{"msg": f"bad token {token}", "code": 1}]}, status=500)
 
 
+# Bodies past the 1 MiB from which the default transport keeps them in a memory map.
+def _echo_html_200_mapped(token: str) -> web.Response:  # a Content-Length: read into a map
+    return web.Response(status=200, text=f"<html>you sent {token}{' ' * 2_000_000}{token}</html>")
+
+
+def _echo_503_json_mapped(token: str) -> web.Response:  # gzip, chunked: joined into a map
+    payload = {"errors": [{"msg": f"bad token {token}", "code": 1}], "pad": "x" * 2_000_000}
+    response = web.json_response(payload, status=503)
+    response.enable_compression(web.ContentCoding.gzip)
+    return response
+
+
 @pytest.mark.parametrize(
     "answer",
-    [_echo_redirect, _echo_html_200, _echo_500_cut_mid_token, _echo_500_json],
-    ids=["redirect-location", "non-json-200", "500-cut-mid-token", "500-json-msg"],
+    [
+        _echo_redirect,
+        _echo_html_200,
+        _echo_500_cut_mid_token,
+        _echo_500_json,
+        _echo_html_200_mapped,
+        _echo_503_json_mapped,
+    ],
+    ids=[
+        "redirect-location",
+        "non-json-200",
+        "500-cut-mid-token",
+        "500-json-msg",
+        "non-json-200-mapped",
+        "503-json-msg-gzip-mapped",
+    ],
 )
 async def test_an_echoed_token_reaches_no_error_and_no_log(
     answer: Callable[[str], web.Response], caplog: pytest.LogCaptureFixture

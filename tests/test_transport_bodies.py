@@ -10,9 +10,11 @@ other cut answer.
 from __future__ import annotations
 
 import asyncio
+import gc
 import gzip
 import itertools
 import mmap
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -115,6 +117,50 @@ async def test_a_mapped_body_cut_short_is_retried(framing: str) -> None:
             page = await client.get_page()
     assert [c.id for c in page.results] == [c["_id"] for c in BIG_CASES]
     assert page.total_results == 600
+
+
+def mapped_bodies(monkeypatch: pytest.MonkeyPatch) -> list[weakref.ref[mmap.mmap]]:
+    """Weak references to every body the transport reads into a map from now on."""
+    made: list[weakref.ref[mmap.mmap]] = []
+    read = AiohttpTransport._read
+
+    async def recording(self: AiohttpTransport, resp: Any) -> Any:
+        body = await read(self, resp)
+        if isinstance(body, mmap.mmap):
+            made.append(weakref.ref(body))
+        return body
+
+    monkeypatch.setattr(AiohttpTransport, "_read", recording)
+    return made
+
+
+def page_cases(page: int) -> list[dict[str, str]]:
+    return [{"_id": f"p{page}-{case['_id']}", "name": case["name"]} for case in BIG_CASES]
+
+
+async def three_big_pages(request: web.Request) -> web.Response:
+    page = (await request.json())["page"]
+    payload = page_payload(page, 600, page_cases(page), 1800, 3)
+    return web.Response(body=msgspec.json.encode(payload), content_type="application/json")
+
+
+async def test_the_maps_of_a_pull_are_given_back_once_its_cases_are_consumed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    maps = mapped_bodies(monkeypatch)
+    async with serve(three_big_pages) as url:
+        client = CasesClient(url, "st-1", "acc", "tok", rate_limit=None, page_size=600)
+        async with client:  # a long-lived client: open while the maps are looked at
+            ids = [case.id async for case in client.iter_cases()]
+            kept = (await client.get_page(page=2, model=msgspec.Raw)).results[-1]
+            gc.collect()
+            assert ids == [case["_id"] for page in (1, 2, 3) for case in page_cases(page)]
+            # Nothing of the client keeps a map; a msgspec.Raw keeps its own, and reads it.
+            assert [ref() is None for ref in maps] == [True, True, True, False]
+            assert msgspec.json.decode(kept) == page_cases(2)[-1]
+            del kept
+            gc.collect()
+            assert maps[-1]() is None
 
 
 @asynccontextmanager
