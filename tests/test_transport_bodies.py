@@ -183,14 +183,17 @@ async def raw_answer(answer: bytes) -> AsyncIterator[str]:
 
 
 @pytest.mark.parametrize("status", [204, 304])
+@pytest.mark.parametrize("limit", ["above", "below"])
 async def test_a_status_that_has_no_body_is_answered_whatever_its_content_length(
-    status: int,
+    status: int, limit: str
 ) -> None:
     # RFC 9112 section 6.3: a 204 or 304 ends at its headers; a Content-Length there is
-    # not a body to wait for (a 304 may announce the size of what it did not send).
+    # not a body to wait for, nor one to refuse (a 304 may announce the size of what it
+    # did not send).
     announced = 3 * _body.MAPPED_MIN_BYTES
     head = f"HTTP/1.1 {status} X\r\nContent-Length: {announced}\r\n\r\n".encode()
-    transport = AiohttpTransport(connections=1, ssl=None, max_response_bytes=announced)
+    max_bytes = announced if limit == "above" else 1000
+    transport = AiohttpTransport(connections=1, ssl=None, max_response_bytes=max_bytes)
     async with raw_answer(head) as url:
         try:
             response = await transport.send(
