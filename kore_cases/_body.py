@@ -17,7 +17,7 @@ from __future__ import annotations
 import mmap
 from collections.abc import AsyncIterable
 
-from ._http import ResponseBody, TransportError
+from ._http import BodyTooLarge, ResponseBody, TransportError
 
 __all__ = ["MAPPED_MIN_BYTES", "joined", "read_into_map"]
 
@@ -26,8 +26,19 @@ MAPPED_MIN_BYTES = 1 << 20
 
 
 async def read_into_map(chunks: AsyncIterable[bytes], length: int) -> mmap.mmap:
-    """The ``length`` bytes a response announced, read from ``chunks`` into a new map."""
-    body = mmap.mmap(-1, length)
+    """The ``length`` bytes a response announced, read from ``chunks`` into a new map.
+
+    Raises:
+        BodyTooLarge: no map of ``length`` bytes can be made (within a
+            ``max_response_bytes`` raised beyond what the system holds).
+    """
+    try:
+        body = mmap.mmap(-1, length)
+    except (OSError, OverflowError) as exc:
+        raise BodyTooLarge(
+            f"the response announces {length} bytes, more memory than the system gives "
+            f"({exc}); refused without reading it"
+        ) from None
     async for chunk in chunks:
         if body.tell() + len(chunk) > length:
             raise TransportError(f"the body is longer than the {length} bytes it announced")

@@ -26,7 +26,7 @@ from helpers import ENDPOINT, page_payload, serve
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kore_cases import CasesClient, Request, _body
+from kore_cases import CasesClient, Request, ResponseTooLargeError, _body
 from kore_cases._http import TransportError
 from kore_cases._prefetch import pages_within
 from kore_cases._transport import AiohttpTransport
@@ -202,6 +202,20 @@ async def test_a_status_that_has_no_body_is_answered_whatever_its_content_length
         finally:
             await transport.aclose()
     assert (response.status, response.body) == (status, b"")
+
+
+@pytest.mark.parametrize("announced", [2**62, 2**63 - 1])
+async def test_a_body_announced_beyond_what_can_be_mapped_is_a_typed_error(announced: int) -> None:
+    # Within a max_response_bytes raised to "no limit", a Content-Length no address space
+    # holds: the client's own error, not the OSError of a map that could not be made.
+    head = f"HTTP/1.1 200 OK\r\nContent-Length: {announced}\r\n\r\n{{".encode()
+    async with raw_answer(head) as url:
+        client = CasesClient(
+            url, "st-1", "acc", "tok", rate_limit=None, max_response_bytes=2**63, max_retries=0
+        )
+        async with client:
+            with pytest.raises(ResponseTooLargeError, match=f"announces {announced} bytes"):
+                await client.get_page()
 
 
 # -- the two ways of filling a map ---------------------------------------------------------
