@@ -12,9 +12,8 @@ tests) both keep it; so can yours, passed as ``CasesClient(..., transport=...)``
 from __future__ import annotations
 
 import inspect
-import mmap
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import msgspec
 
@@ -31,7 +30,10 @@ __all__ = [
 
 _UNSET: Any = object()
 
-ResponseBody: TypeAlias = bytes | mmap.mmap
+if TYPE_CHECKING:  # mmap is imported with the transport: not every platform has it (WASI)
+    import mmap
+
+ResponseBody: TypeAlias = "bytes | mmap.mmap"
 """A response's body: ``bytes``, or a large one in an anonymous ``mmap.mmap``.
 
 A map is bytes-like (``msgspec`` decodes it, slicing gives ``bytes``, ``bytes(body)``
