@@ -2,9 +2,10 @@
 
 A page of 1,000 cases is about 3 MB of JSON. As ``bytes`` it comes from the C heap, and
 once glibc has freed one block that size it serves the next ones from the heap too (its
-mmap threshold rises to meet them): pages freed while the Arrow buffers of a table are
-allocated above them stay resident as holes the process cannot give back. Pulling
-200,000 cases into a table left 26 to 31 MB of such holes. A body in its own anonymous
+mmap threshold rises to meet them): pages freed while the rows and objects of a table
+are allocated above them stay resident as holes the process cannot give back. Pulling
+200,000 cases into a table left 12 to 19 MB of free heap (``mallinfo2``), 4 to 5 MB
+with the bodies mapped. A body in its own anonymous
 map goes back to the system as soon as nothing refers to it (the ``msgspec.Raw`` values
 of its cases point into it without copying, and keep it while they live).
 
