@@ -38,7 +38,8 @@ from typing import Any
 import msgspec
 
 from ._window_plan import TimeWindow
-from ._wire import ms_from_datetime, parse_kore_time
+from ._window_span import CreatedStamp
+from ._wire import ms_from_datetime, ms_from_kore_time
 
 __all__ = ["ResumedEdge", "ResumedEdges", "created_ms_reader", "resumed_edge"]
 
@@ -46,11 +47,7 @@ CreatedMs = Callable[[Any], int | None]
 """The creation time of a case of the pull's model, in ms (``None``: unknown)."""
 
 
-class _Stamp(msgspec.Struct, gc=False):
-    created_at: Any = msgspec.field(default=None, name="createdAt")
-
-
-_STAMP = msgspec.json.Decoder(_Stamp)
+_STAMP = msgspec.json.Decoder(CreatedStamp)
 
 
 @dataclass(frozen=True)
@@ -70,10 +67,9 @@ def resumed_edge(
     bound, own = (window.end, "endDate") if descending else (window.start, "startDate")
     if bound is None or bound == body.get(own):
         return None  # the filter's own bound: the first window of the pull
-    moment = parse_kore_time(bound)
-    if moment is None:
+    sure = ms_from_kore_time(bound)
+    if sure is None:
         return None
-    sure = ms_from_datetime(moment)
     # Newest first, the window before sent startDate = sure - 1; oldest first, endDate
     # = sure + 1.
     return ResumedEdge(sure, sure - 1 if descending else sure + 1)
@@ -149,14 +145,14 @@ def created_ms_reader(model: Any) -> CreatedMs | None:
 def _raw_ms(case: msgspec.Raw) -> int | None:
     try:
         return _ms(_STAMP.decode(case).created_at)
-    except msgspec.DecodeError:  # not an object: no time to read
+    except msgspec.DecodeError:  # not an object, or a createdAt that is not text
         return None
 
 
 def _ms(value: Any) -> int | None:
     """A ``createdAt`` as decoded (an aware datetime or Kore's text) in ms."""
     if isinstance(value, str):
-        value = parse_kore_time(value)
+        return ms_from_kore_time(value)
     if isinstance(value, datetime) and value.tzinfo is not None:
         return ms_from_datetime(value)
     return None

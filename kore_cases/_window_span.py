@@ -22,11 +22,11 @@ import msgspec
 from ._fetch import PageFetcher, decode_page
 from ._stats import PullStats
 from ._window_plan import TimeWindow
-from ._wire import kore_time_from_ms, ms_from_datetime, parse_kore_time
+from ._wire import kore_time_from_ms, ms_from_kore_time
 from .errors import KoreCasesError, with_note
 from .models import CasesPage, page_decoder
 
-__all__ = ["Span", "edge_included", "learn_span", "planned_bounds"]
+__all__ = ["CreatedStamp", "Span", "edge_included", "learn_span", "planned_bounds"]
 
 _MS = timedelta(milliseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -47,8 +47,9 @@ class Span:
     total: int | None = None
 
 
-class _Stamp(msgspec.Struct, gc=False):
-    """Just the creation time of a case, for learning a pull's span."""
+class CreatedStamp(msgspec.Struct, gc=False):
+    """Just the creation time of a case: for learning a pull's span, and reading the
+    time of a case kept as JSON (:mod:`kore_cases._window_resume`)."""
 
     created_at: str | None = msgspec.field(default=None, name="createdAt")
 
@@ -91,11 +92,11 @@ async def learn_span(
     total = first.total_results
     if total == 0 or not first.results:
         return Span(None, None, total)
-    one_end = _created_ms(first.results[0])
+    one_end = ms_from_kore_time(first.results[0].created_at)
     other_end: int | None = None
     if (lo is None and descending) or (hi is None and not descending):
         last = await _probe(fetcher, body, stats, total, f"the {ends[1]} case's {_TO_CUT}")
-        other_end = _created_ms(last.results[0]) if last.results else None
+        other_end = ms_from_kore_time(last.results[0].created_at) if last.results else None
     else:
         other_end = one_end
     newest, oldest = (one_end, other_end) if descending else (other_end, one_end)
@@ -116,17 +117,17 @@ async def edge_included(
     asked = {**window.apply(body), "sortBy": {"createdDate": "asc" if start else "desc"}}
     bound = "startDate" if start else "endDate"
     found = await _probe(fetcher, asked, stats, 1, f"whether Kore's {bound} includes {_OWN}")
-    return bool(found.results) and _created_ms(found.results[0]) == at
+    return bool(found.results) and ms_from_kore_time(found.results[0].created_at) == at
 
 
 async def _probe(
     fetcher: PageFetcher, body: Mapping[str, Any], stats: PullStats, page: int, learning: str
-) -> CasesPage[_Stamp]:
+) -> CasesPage[CreatedStamp]:
     """One case of the pull (page ``page`` of size 1): its time and the count.
 
     Its error says it was ``learning`` (what the case is for) and has no ``page``.
     """
-    decoder = page_decoder(_Stamp)
+    decoder = page_decoder(CreatedStamp)
     try:
         result, _attempts = await fetcher.fetch(
             fetcher.request_body(body, page, 1),
@@ -150,13 +151,4 @@ def _bound_ms(text: object, *, end: bool) -> int | None:
         day = date.fromisoformat(text)
         start = (datetime(day.year, day.month, day.day, tzinfo=timezone.utc) - _EPOCH) // _MS
         return start + _DAY_MS - 1 if end else start
-    return _ms(text)
-
-
-def _created_ms(stamp: _Stamp) -> int | None:
-    return None if stamp.created_at is None else _ms(stamp.created_at)
-
-
-def _ms(text: str) -> int | None:
-    moment = parse_kore_time(text)
-    return None if moment is None else ms_from_datetime(moment)
+    return ms_from_kore_time(text)

@@ -17,6 +17,7 @@ __all__ = [
     "kore_time",
     "kore_time_from_ms",
     "ms_from_datetime",
+    "ms_from_kore_time",
     "parse_kore_time",
 ]
 
@@ -65,3 +66,9 @@ def parse_kore_time(text: str | None) -> datetime | None:
 def ms_from_datetime(moment: datetime) -> int:
     """Epoch milliseconds of an aware ``datetime``, exactly (no float seconds)."""
     return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def ms_from_kore_time(text: str | None) -> int | None:
+    """A time as Kore sends it in epoch milliseconds; ``None`` as :func:`parse_kore_time`."""
+    moment = parse_kore_time(text)
+    return None if moment is None else ms_from_datetime(moment)

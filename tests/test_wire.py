@@ -19,6 +19,7 @@ from kore_cases._wire import (
     kore_time,
     kore_time_from_ms,
     ms_from_datetime,
+    ms_from_kore_time,
     parse_kore_time,
 )
 from kore_cases.testing._data import iso_ms
@@ -98,3 +99,17 @@ async def test_dates_are_sent_as_kore_documents_them() -> None:
     assert bodies[0]["startDate"] == "2025-01-01T00:00:00.000Z"
     assert bodies[0]["endDate"] == "2025-02-01T00:00:00.000Z"
     assert bodies[0]["dueDate"] == "2025-03-01T00:00:00.000Z"
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("1970-01-01T00:00:00.001Z", 1),
+        ("2025-05-01T10:00:00.123+02:00", 1746086400123),
+        ("2025-05-01T10:00:00", None),  # no zone: not an instant
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_ms_from_kore_time_is_the_instant_or_none(text: str | None, ms: int | None) -> None:
+    assert ms_from_kore_time(text) == ms

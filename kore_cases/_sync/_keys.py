@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import msgspec
 
-from .._wire import ms_from_datetime, parse_kore_time
+from .._wire import ms_from_datetime, ms_from_kore_time
 
 __all__ = [
     "NO_MONTH",
@@ -78,16 +78,11 @@ def case_key(raw: msgspec.Raw | bytes) -> CaseKey:
     category = status.status_category if isinstance(status, _Status) else None
     return CaseKey(
         id=head.id,
-        created_ms=_parse_ms(head.created_at),
-        updated_ms=_parse_ms(head.updated_at),
+        created_ms=ms_from_kore_time(head.created_at),
+        updated_ms=ms_from_kore_time(head.updated_at),
         unresolved=(category or "").strip().lower() not in _RESOLVED_CATEGORIES,
         raw=data,
     )
-
-
-def _parse_ms(text: str | None) -> int | None:
-    moment = parse_kore_time(text)
-    return None if moment is None else ms_from_datetime(moment)
 
 
 def datetime_from_ms(ms: int) -> datetime:
