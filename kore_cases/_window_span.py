@@ -137,8 +137,7 @@ async def _probe(
         )
     except KoreCasesError as exc:
         note = f", while learning {learning} (page {page} at one case a page)"
-        told = with_note(exc, note)
-        told.page = None
+        told = with_note(exc, note, page=None)
         raise told.with_traceback(exc.__traceback__) from exc.__cause__
     return result
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -268,18 +269,21 @@ class ClientClosedError(KoreCasesError):
 _E = TypeVar("_E", bound=KoreCasesError)
 
 
-def with_note(error: _E, note: str) -> _E:
+def with_note(error: _E, note: str, *, page: int | EllipsisType | None = ...) -> _E:
     """A new error of ``error``'s class whose message is ``error.message + note``.
 
     Every other attribute (``page``, ``path``, ``status_code``, ``headers``, ``errors``,
     ``request_id``, ``retry_after``, ``resume_page``...) is carried over as it is, so the
-    new error says all the old one did, and more. It has no traceback, cause or context
-    of its own: use it on an error not raised yet. The text added comes from the SDK,
-    not the server (server text is redacted when the first error is built).
+    new error says all the old one did, and more; ``page``, when given, replaces the
+    page (a request whose page number is none of the pull's). It has no traceback,
+    cause or context of its own: use it on an error not raised yet. The text added comes
+    from the SDK, not the server (server text is redacted when the first error is built).
     """
     kind = type(error)
     told = kind.__new__(kind)
     told.__dict__.update(vars(error))
+    if page is not ...:
+        told.page = page
     Exception.__init__(told, error.message + note)
     return told
 

@@ -69,6 +69,16 @@ class TestWithNote:
         assert told.resume_window == WINDOW
         assert str(told) == f"too large; refused (resume with start_window={WINDOW}, start_page=2)"
 
+    def test_a_page_given_replaces_the_page_of_the_new_error_only(self) -> None:
+        error = rate_limited()
+        told = with_note(error, "; while learning", page=None)
+        assert told.page is None
+        assert error.page == 3
+        assert {k: v for k, v in vars(told).items() if k != "page"} == {
+            k: v for k, v in vars(error).items() if k != "page"
+        }
+        assert with_note(error, "; more").page == 3  # not given: carried over
+
     def test_the_new_error_has_no_traceback_of_its_own(self) -> None:
         try:
             raise APIConnectionError("reset", page=1)
