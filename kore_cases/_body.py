@@ -5,9 +5,9 @@ once glibc has freed one block that size it serves the next ones from the heap t
 mmap threshold rises to meet them): pages freed while the rows and objects of a table
 are allocated above them stay resident as holes the process cannot give back. Pulling
 200,000 cases into a table left 12 to 19 MB of free heap (``mallinfo2``), 4 to 5 MB
-with the bodies mapped. A body in its own anonymous
-map goes back to the system as soon as nothing refers to it (the ``msgspec.Raw`` values
-of its cases point into it without copying, and keep it while they live).
+with the bodies mapped. A body in its own anonymous map goes back to the system as soon
+as nothing refers to it (the ``msgspec.Raw`` values of its cases point into it without
+copying, and keep it while they live).
 
 A map is bytes-like where the client reads bodies: ``msgspec`` decodes it, ``re``
 matches it, slicing gives ``bytes``; ``bytes(body)`` copies it whole.
